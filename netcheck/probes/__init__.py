@@ -1,0 +1,1 @@
+"""One module per phase, all with the same shape (see :mod:`.base`)."""
