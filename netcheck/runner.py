@@ -1,0 +1,363 @@
+"""Schedules endpoints and targets: the one place that owns timing,
+concurrency, phase order and skipping.
+
+    endpoint ──dns (once per distinct host)──▶ targets = resolved ∪ expected
+        target ──▶ tcp ──▶ (proxy) ──▶ tls ──▶ websocket | https
+
+Every endpoint runs concurrently; ``concurrency`` bounds how many targets
+hold an open connection at once (an open TLS connection costs ~300 KiB, so
+this bound is what bounds memory). Results come out in catalogue order,
+whatever order they finished in. Nothing here prints: progress goes to the
+``on_event`` callback, which the CLI turns into a progress bar.
+
+On cancellation (Ctrl-C, SIGTERM) every open connection is closed by the
+``finally`` of its target, and :meth:`Run.report` still builds a report of
+what finished, marked ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import importlib
+import ipaddress
+import platform
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from netcheck import __version__, codes, diagnosis
+from netcheck.catalog import Catalog, Endpoint
+from netcheck.model import (
+    CatalogInfo,
+    DnsResult,
+    EndpointResult,
+    HostInfo,
+    PhaseResult,
+    RunReport,
+    TargetResult,
+    TargetSource,
+    skipped,
+)
+from netcheck.probes.base import (
+    BACKSTOP_GRACE,
+    Connection,
+    ProbeContext,
+    ProbeOptions,
+    Prober,
+    outcome,
+)
+
+TargetsMode = Literal["both", "resolved", "expected"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    probe: ProbeOptions = ProbeOptions()
+    targets: TargetsMode = "both"
+    concurrency: int = 64
+    no_proxy: str = ""  # NO_PROXY list: hosts that bypass options.probe.proxy
+
+
+# -- progress events (the console subscribes; the runner never prints) -------
+
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    endpoints: int
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointFinished:
+    index: int
+    result: EndpointResult
+
+
+Event = RunStarted | EndpointFinished
+EventSink = Callable[[Event], None]
+
+
+# -- phases ------------------------------------------------------------------
+
+_PROBE_MODULES = {
+    "tcp": "netcheck.probes.tcp",
+    "proxy": "netcheck.probes.proxy",
+    "tls": "netcheck.probes.tls",
+    "websocket": "netcheck.probes.websocket",
+    "https": "netcheck.probes.https",
+}
+
+
+def prober(phase: str) -> Prober:
+    """The registered prober of a phase (modules import on first use)."""
+    p: Prober = importlib.import_module(_PROBE_MODULES[phase]).PROBER
+    return p
+
+
+def phases_for(endpoint: Endpoint, proxied: bool) -> list[str]:
+    """The phases a target of this endpoint goes through, in order."""
+    phases = ["tcp"]
+    if proxied:
+        phases.append("proxy")
+    if endpoint.probe != "tcp":
+        phases.append("tls")
+    if endpoint.probe == "wss":
+        phases.append("websocket")
+    elif endpoint.probe == "https":
+        phases.append("https")
+    return phases
+
+
+def plan_targets(dns: DnsResult, expected: tuple[str, ...],
+                 mode: TargetsMode) -> list[tuple[str, TargetSource]]:
+    """Which IPs to probe, each with where it came from.
+
+    Published addresses first (catalogue order), then answers outside the
+    list. A CDN endpoint has no published addresses, so ``expected`` mode
+    falls back to what DNS returned rather than probing nothing.
+    """
+    resolved = list(dns.addresses)
+    resolved_set = set(resolved)
+    expected_set = set(expected)
+    plan: list[tuple[str, TargetSource]] = []
+    if mode in ("both", "expected") or not resolved:
+        for ip in expected:
+            plan.append((ip, "both" if ip in resolved_set else "expected"))
+    if mode in ("both", "resolved") or not expected:
+        for ip in resolved:
+            if ip not in expected_set:
+                plan.append((ip, "resolved"))
+            elif mode == "resolved":
+                plan.append((ip, "both"))
+    if mode == "resolved" and not resolved:
+        plan = [(ip, "expected") for ip in expected]
+    return plan
+
+
+def _utc_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _no_proxy_match(host: str, port: int, no_proxy: str) -> bool:
+    if not no_proxy:
+        return False
+    from netcheck.proxyconf import bypasses_proxy
+
+    return bypasses_proxy(host, port, no_proxy)
+
+
+class Run:
+    """One run of a catalogue. ``await execute()``, then ``report()``."""
+
+    def __init__(self, catalog: Catalog, options: RunOptions,
+                 on_event: EventSink | None = None) -> None:
+        self.catalog = catalog
+        self.options = options
+        self._on_event = on_event
+        self._results: dict[int, EndpointResult] = {}
+        self._dns_tasks: dict[str, asyncio.Task[tuple[object, float]]] = {}
+        self._slots = asyncio.Semaphore(max(1, options.concurrency))
+        self._dns_slots = asyncio.Semaphore(max(1, options.concurrency))
+        self._started_at = _utc_now()
+        self._t0 = time.perf_counter()
+        self.interrupted = False
+
+    # -- public --------------------------------------------------------------
+
+    async def execute(self) -> RunReport:
+        self._emit(RunStarted(len(self.catalog.endpoints)))
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for i, ep in enumerate(self.catalog.endpoints):
+                    tg.create_task(self._endpoint(i, ep))
+        except asyncio.CancelledError:
+            self.interrupted = True
+            raise
+        return self.report()
+
+    def report(self, interrupted: bool | None = None) -> RunReport:
+        """A report of every endpoint that finished, in catalogue order."""
+        done = tuple(self._results[i] for i in sorted(self._results))
+        o = self.options
+        proxy = o.probe.proxy.display if o.probe.proxy else None
+        return RunReport(
+            tool_version=__version__,
+            started_at=self._started_at,
+            finished_at=_utc_now(),
+            duration_ms=(time.perf_counter() - self._t0) * 1000,
+            interrupted=self.interrupted if interrupted is None else interrupted,
+            host=host_info(o.probe, proxy),
+            catalog=CatalogInfo(self.catalog.source, self.catalog.sha256,
+                                len(self.catalog.endpoints)),
+            options={
+                "timeout": o.probe.timeout,
+                "targets": o.targets,
+                "concurrency": o.concurrency,
+                "resolvers": [f"{h}:{p}" for h, p in o.probe.resolvers],
+                "ca_bundle": str(o.probe.ca_bundle) if o.probe.ca_bundle else None,
+                "cert_warn_days": o.probe.cert_warn_days,
+                "proxy": proxy,
+            },
+            summary=diagnosis.summarize(done),
+            endpoints=done,
+        )
+
+    # -- internals -----------------------------------------------------------
+
+    def _emit(self, event: Event) -> None:
+        if self._on_event is not None:
+            self._on_event(event)
+
+    def _timeout(self, ep: Endpoint) -> float:
+        t = self.options.probe.timeout
+        return t if t is not None else ep.timeout
+
+    async def _dns(self, ep: Endpoint) -> DnsResult:
+        from netcheck.probes import dns
+
+        # Asked once per distinct host: endpoints sharing a host share the
+        # answer; each compares it with its own published list.
+        key = ep.host.lower()
+        task = self._dns_tasks.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._query(ep.host, self._timeout(ep)))
+            self._dns_tasks[key] = task
+        answer, ms = await asyncio.shield(task)
+        result: DnsResult = dns.compare(answer, ep.expected_ips)  # type: ignore[arg-type]
+        return replace(result, duration_ms=ms)
+
+    async def _query(self, host: str, timeout: float) -> tuple[object, float]:
+        from netcheck.probes import dns
+
+        async with self._dns_slots:
+            t0 = time.perf_counter()
+            answer = await dns.query(host, self.options.probe.resolvers, timeout)
+            return answer, (time.perf_counter() - t0) * 1000
+
+    async def _endpoint(self, index: int, ep: Endpoint) -> None:
+        proxy = self.options.probe.proxy
+        proxied = proxy is not None and not _no_proxy_match(
+            ep.host, ep.port, self.options.no_proxy)
+        dns_result = await self._dns(ep)
+        if proxied:
+            plan: list[tuple[str | None, TargetSource]] = [(None, "proxy")]
+        else:
+            plan = list(plan_targets(dns_result, ep.expected_ips, self.options.targets))
+        targets = await asyncio.gather(*(self._target(ep, ip, src, proxied) for ip, src in plan))
+        proxy_display = proxy.display if proxied and proxy is not None else None
+        status = diagnosis.endpoint_status(dns_result, tuple(targets), proxied=proxied)
+        findings = diagnosis.findings_for(
+            name=ep.name, host=ep.host, port=ep.port, purpose=ep.purpose,
+            dns=dns_result, targets=tuple(targets), proxy=proxy_display)
+        result = EndpointResult(
+            name=ep.name, host=ep.host, port=ep.port, probe=ep.probe,
+            required=ep.required, tags=ep.tags, purpose=ep.purpose, status=status,
+            dns=dns_result, targets=tuple(targets), findings=findings)
+        self._results[index] = result
+        self._emit(EndpointFinished(index, result))
+
+    def _context(self, ep: Endpoint, ip: str | None, proxied: bool) -> ProbeContext:
+        options = self.options.probe
+        timeout = self._timeout(ep)
+
+        async def reconnect() -> Connection:
+            from netcheck.probes import tcp
+
+            if proxied and options.proxy is not None:
+                from netcheck.probes import proxy as proxy_probe
+
+                return await proxy_probe.open_tunnel(options.proxy, ep.host, ep.port, timeout)
+            assert ip is not None
+            return await tcp.connect(ip, ep.port, timeout)
+
+        return ProbeContext(endpoint=ep, ip=ip, options=options, reconnect=reconnect)
+
+    async def _target(self, ep: Endpoint, ip: str | None, source: TargetSource,
+                      proxied: bool) -> TargetResult:
+        ctx = self._context(ep, ip, proxied)
+        names = phases_for(ep, proxied)
+        results: list[PhaseResult] = []
+        opened: list[Connection] = []
+        async with self._slots:
+            try:
+                conn: Connection | None = None
+                stop = False
+                for name in names:
+                    if stop:
+                        results.append(skipped(name))
+                        continue
+                    result, conn = await self._phase(name, ctx, conn, proxied)
+                    if conn is not None and all(conn is not c for c in opened):
+                        opened.append(conn)
+                    results.append(result)
+                    stop = result.status in ("fail", "skip") or conn is None
+            finally:
+                for c in opened:
+                    await c.aclose()
+        status = codes.worst([r.status for r in results])
+        return TargetResult(ip=ip, source=source, status=status, phases=tuple(results))
+
+    async def _phase(self, name: str, ctx: ProbeContext, conn: Connection | None,
+                     proxied: bool) -> tuple[PhaseResult, Connection | None]:
+        p = prober(name)
+        run: Callable[[ProbeContext, Connection | None],
+                      Awaitable[tuple[PhaseResult, Connection | None]]] = p.run
+        if name == "tcp" and proxied:
+            run = _tcp_to_proxy
+        t0 = time.perf_counter()
+        try:
+            # Backstop only: probes honour ctx.timeout themselves, because
+            # only they know where they stalled.
+            async with asyncio.timeout(ctx.timeout + BACKSTOP_GRACE):
+                result, out = await run(ctx, conn)
+        except TimeoutError:
+            result, out = outcome(name, p.timeout_code,
+                                  f"no answer within {ctx.timeout:g} s"), None
+        ms = (time.perf_counter() - t0) * 1000
+        return replace(result, duration_ms=ms), out
+
+
+async def _tcp_to_proxy(ctx: ProbeContext, conn: Connection | None
+                        ) -> tuple[PhaseResult, Connection | None]:
+    """The tcp phase through a proxy: the connection goes to the proxy.
+
+    It is still the tcp phase, with the proxy as destination, so a blocked
+    proxy port yields "allow outbound TCP <proxy port> to <proxy>".
+    """
+    from netcheck.probes import proxy as proxy_probe
+
+    assert ctx.options.proxy is not None
+    return await proxy_probe.connect_phase(ctx)
+
+
+# -- where the run happened ---------------------------------------------------
+
+def host_info(options: ProbeOptions, proxy: str | None) -> HostInfo:
+    if options.resolvers:
+        resolvers = tuple(_fmt_resolver(h, p) for h, p in options.resolvers)
+    else:
+        from netcheck.probes import dns
+
+        resolvers = tuple(dns.system_resolvers())
+    return HostInfo(
+        hostname=socket.gethostname(),
+        platform=platform.platform(),
+        python=platform.python_version(),
+        resolvers=resolvers,
+        proxy=proxy,
+    )
+
+
+def _fmt_resolver(host: str, port: int) -> str:
+    if port == 53:
+        return host
+    if ipaddress.ip_address(host).version == 6:
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"
+
+
+async def run_catalog(catalog: Catalog, options: RunOptions,
+                      on_event: EventSink | None = None) -> RunReport:
+    """Convenience for tests and library users: run and return the report."""
+    return await Run(catalog, options, on_event).execute()
