@@ -424,6 +424,7 @@ def hostile_report() -> RunReport:
                      skipped("tls"), skipped("websocket"))),
             (_finding("dns.unexpected_ip", ep1, None, dns_detail, unexpected="203.0.113.9",
                       resolver=f"@{HOSTILE_ANSI}10.9.9.9"),
+             _finding("dns.missing_expected", ep1, None, "", missing="198.51.100.1"),
              _finding("tls.intercepted", ep1, "203.0.113.9", tls_detail, issuer=evil_issuer),
              _finding("tcp.timeout", ep1, "198.51.100.1", _hostile("tcp"))),
             "fail", tags=("websocket", HOSTILE_MARKUP), purpose=_hostile("purpose")),
