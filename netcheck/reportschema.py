@@ -3,7 +3,8 @@ validation against it.
 
 The schema is generated from the code, so that it cannot drift from it: the
 result codes come from :data:`netcheck.codes.CODES`, the statuses and
-severities from :mod:`netcheck.codes`, the field list from
+severities from :mod:`netcheck.codes`, the change-request sections from
+:data:`netcheck.changes.SECTIONS`, the field list from
 :meth:`netcheck.model.RunReport.to_dict`. The generated file is checked in as
 ``netcheck/schema/report.schema.json`` for scripts outside the package; a test
 asserts that it equals :func:`build_schema`. After adding a code or a field,
@@ -37,7 +38,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from netcheck import codes
+from netcheck import changes, codes
 from netcheck.model import SCHEMA_ID
 
 SCHEMA_URI = "https://netcheck.invalid/schema/report-1.schema.json"
@@ -48,7 +49,6 @@ SEVERITIES: tuple[str, ...] = ("info", "warn", "fail")
 PROBES: tuple[str, ...] = ("wss", "https", "tls", "tcp")
 TARGET_SOURCES: tuple[str, ...] = ("resolved", "expected", "both", "proxy")
 TARGETS_OPTION: tuple[str, ...] = ("both", "resolved", "expected")
-CHANGE_SECTIONS: tuple[str, ...] = ("allow", "tls_bypass", "proxy_allow", "dns_fix")
 
 # A phase's name and the prefix of its codes differ for the two application
 # phases ("websocket" yields ws.*, "https" yields http.*).
@@ -162,7 +162,7 @@ def build_schema() -> dict[str, Any]:
         "findings": {"type": "array", "items": {"$ref": "#/$defs/finding"}},
     })
     change_row = _closed({
-        "section": {"enum": list(CHANGE_SECTIONS)},
+        "section": {"enum": list(changes.SECTIONS)},
         "destination": {"type": "string"},
         "port": {"oneOf": [port, {"type": "null"}]},
         "protocol": {"type": "string"},
@@ -175,8 +175,9 @@ def build_schema() -> dict[str, Any]:
     })
     rows = {"type": "array", "items": {"$ref": "#/$defs/change_row"}}
     change_request = _closed({
-        **{section: rows for section in CHANGE_SECTIONS},
+        **{section: rows for section in changes.SECTIONS},
         "already_fine": {"type": "integer", "minimum": 0},
+        "fine_endpoints": _str_array(),
     })
     count = {"type": "integer", "minimum": 0}
     options = {

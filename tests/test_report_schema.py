@@ -30,6 +30,7 @@ from netcheck.model import (
     TargetResult,
     skipped,
 )
+from netcheck.render.json import to_document
 
 SCHEMA_FILE = Path(reportschema.__file__).parent / "schema" / "report.schema.json"
 
@@ -128,11 +129,25 @@ def test_a_valid_report_validates() -> None:
     assert problems == []
 
 
-@pytest.mark.parametrize("path", list(_key_paths(_report().to_dict())),
+def _document() -> dict[str, Any]:
+    """The report as the JSON renderer writes it (with the change request)."""
+    return to_document(_report())
+
+
+def test_the_document_with_its_change_request_validates() -> None:
+    # Given the JSON document of a failing run (so with an allow rule)
+    doc = _document()
+    assert doc["change_request"]["allow"]
+    # When it is validated / Then it is valid
+    assert reportschema.validate_report(doc) == []
+
+
+# change_request itself is optional: RunReport.to_dict() alone has no such key.
+@pytest.mark.parametrize("path", [p for p in _key_paths(_document()) if p != ("change_request",)],
                          ids=lambda p: ".".join(map(str, p)))
 def test_removing_any_field_fails(path: tuple[Any, ...]) -> None:
     # Given a valid report with one field removed
-    doc = copy.deepcopy(_report().to_dict())
+    doc = _document()
     del _at(doc, path[:-1])[path[-1]]
     # When it is validated
     problems = reportschema.validate_report(doc)
