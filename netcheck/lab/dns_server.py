@@ -73,7 +73,8 @@ class ZoneEntry:
     With nothing set the name exists but has no address (NOERROR, no answer:
     NODATA). ``rcode`` ("NXDOMAIN", "SERVFAIL", "REFUSED", any dnspython rcode
     text) answers that code with no records; ``silent`` drops every query for
-    the name (the client times out); ``cname`` points at another name of the
+    the name (the client times out); ``aaaa_rcode`` and ``aaaa_silent`` do the
+    same for AAAA queries only; ``cname`` points at another name of the
     zone, whose entry then decides the rest of the answer.
     """
 
@@ -83,6 +84,10 @@ class ZoneEntry:
     ttl: int = 60
     rcode: str | None = None
     silent: bool = False
+    # AAAA-only failures, as DNS filters and broken forwarders give them,
+    # while A answers normally.
+    aaaa_rcode: str | None = None
+    aaaa_silent: bool = False
     truncate_udp: bool = False
     many: int = 0
     wrong_id: bool = False
@@ -94,8 +99,12 @@ class ZoneEntry:
         aaaa = tuple(ipaddress.IPv6Address(x).compressed for x in self.aaaa)
         object.__setattr__(self, "a", a)
         object.__setattr__(self, "aaaa", aaaa)
-        if self.rcode is not None:
-            dns.rcode.from_text(self.rcode)  # raises on an unknown rcode
+        for rcode in (self.rcode, self.aaaa_rcode):
+            if rcode is not None:
+                try:
+                    dns.rcode.from_text(rcode)
+                except dns.rcode.UnknownRcode:
+                    raise ValueError(f"unknown DNS rcode {rcode!r}") from None
         if self.ttl < 0 or self.many < 0:
             raise ValueError("ttl and many must be >= 0")
 
@@ -298,10 +307,12 @@ class LabDnsServer:
             if entry is None:
                 response.set_rcode(dns.rcode.NXDOMAIN)
                 return True
-            if entry.silent:
+            is_aaaa = rdtype == dns.rdatatype.AAAA
+            if entry.silent or (is_aaaa and entry.aaaa_silent):
                 return False
-            if entry.rcode is not None:
-                response.set_rcode(dns.rcode.from_text(entry.rcode))
+            rcode = entry.aaaa_rcode if is_aaaa and entry.aaaa_rcode else entry.rcode
+            if rcode is not None:
+                response.set_rcode(dns.rcode.from_text(rcode))
                 return True
             owner = dns.name.from_text(name)
             if entry.cname is not None:

@@ -69,7 +69,7 @@ class RecordAnswer:
     """One query (one resolver, one record type) and its outcome."""
 
     code: str  # dns.ok when addresses came back, else the failure's code
-    addresses: tuple[str, ...] = ()  # normalised (ipaddress .compressed)
+    addresses: tuple[str, ...] = ()  # normalised (ipaddress .compressed), sorted
     cname: tuple[str, ...] = ()  # CNAME targets followed, in order; last = canonical
     ttl: int | None = None  # of the address records; None without them
     error: str = ""  # what went wrong, for a human; "" on success
@@ -190,13 +190,13 @@ async def _ask_resolver(host: str, nameserver: tuple[str, int] | None,
     server = SYSTEM if nameserver is None else format_resolver(*nameserver)
     try:
         resolver = _make_resolver(nameserver, timeout)
-    except dns.resolver.NoResolverConfiguration as exc:
+        # Absolute name: a catalogue host is a FQDN, never completed by a search list.
+        qname = dns.name.from_text(host.strip().rstrip(".") + ".")
+    except dns.exception.DNSException as exc:  # no resolv.conf; a name DNS cannot carry
         code, text = _code_for(exc, timeout)
         return ResolverAnswer(server=server, a=RecordAnswer(code=code, error=text),
                               aaaa=RecordAnswer(code=code, error=text))
     listed = _nameservers_of(resolver) if nameserver is None else ()
-    # Absolute name: a catalogue host is a FQDN, never completed by a search list.
-    qname = dns.name.from_text(host.strip().rstrip(".") + ".")
     a, aaaa = await asyncio.gather(_ask(resolver, qname, "A", timeout),
                                    _ask(resolver, qname, "AAAA", timeout))
     return ResolverAnswer(server=server, a=a, aaaa=aaaa, nameservers=listed)
@@ -236,7 +236,9 @@ async def _ask(resolver: dns.asyncresolver.Resolver, qname: dns.name.Name,
     assert rrset is not None  # resolve() raises NoAnswer otherwise
     return RecordAnswer(
         code="dns.ok",
-        addresses=tuple(dict.fromkeys(_normalise(r.address) for r in rrset)),
+        # Sorted: an RRset's order means nothing (resolvers rotate it), and
+        # sorted answers make two runs' reports comparable.
+        addresses=tuple(sorted({_normalise(r.address) for r in rrset}, key=ipaddress.ip_address)),
         cname=_chain(answer.chaining_result.cnames),
         ttl=rrset.ttl,
         duration_ms=_ms_since(start),
