@@ -20,6 +20,7 @@ library at import time; ``yaml``, ``ipaddress``, ``re``, ``hashlib`` and
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,8 +239,7 @@ def _load_yaml(text: str, problems: list[str]) -> Any:
     """
     import yaml
 
-    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
-    loader = loader_cls(text)
+    loader = _loader_class()(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -255,11 +255,40 @@ def _load_yaml(text: str, problems: list[str]) -> Any:
         problems.append(f"file: not valid YAML ({exc})")
     except RecursionError:
         problems.append("file: nested too deeply to be a catalogue")
-    except ValueError as exc:  # e.g. a date like 2024-13-45, or an integer of 5000 digits
-        problems.append(f"file: a value cannot be read ({exc})")
     finally:
         loader.dispose()
     return None
+
+
+@functools.cache
+def _loader_class() -> type[Any]:
+    """``yaml.CSafeLoader`` (libyaml, fast) or ``SafeLoader``, whose scalar
+    constructors report a value they cannot read at its place.
+
+    PyYAML lets ``ValueError`` escape, with no mark, from a date like
+    2026-13-45 or an integer past Python's 4300-digit conversion limit.
+    """
+    import yaml
+
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[misc]
+        pass
+
+    def guarded(construct: Any) -> Any:
+        def run(loader: Any, node: yaml.ScalarNode) -> Any:
+            try:
+                return construct(loader, node)
+            except ValueError as exc:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{_show(node.value)} cannot be read ({exc})",
+                    node.start_mark) from exc
+        return run
+
+    for kind in ("int", "float", "timestamp"):
+        tag = f"tag:yaml.org,2002:{kind}"
+        Loader.add_constructor(tag, guarded(base.yaml_constructors[tag]))
+    return cast(type[Any], Loader)
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
@@ -506,9 +535,18 @@ def _path(value: Any, place: str, problems: list[str]) -> str | _Bad:
     return value
 
 
-def _ips(value: Any, place: str, problems: list[str]) -> tuple[str, ...] | _Bad:
+@functools.lru_cache(maxsize=1024)
+def _normalise_ip(text: str) -> str | None:
+    # Cached: YAML aliases can repeat one long list of addresses many times.
     import ipaddress
 
+    try:
+        return ipaddress.ip_address(text).compressed
+    except ValueError:
+        return None
+
+
+def _ips(value: Any, place: str, problems: list[str]) -> tuple[str, ...] | _Bad:
     items = _list(value, place, problems)
     if isinstance(items, _Bad):
         return items
@@ -520,9 +558,8 @@ def _ips(value: Any, place: str, problems: list[str]) -> tuple[str, ...] | _Bad:
         if not isinstance(item, str):
             bad = _type(item, "an IP address as a string", at, problems) is _BAD
             continue
-        try:
-            ip = ipaddress.ip_address(item).compressed
-        except ValueError:
+        ip = _normalise_ip(item)
+        if ip is None:
             problems.append(f"{at}: {_show(item)} is not an IP address")
             bad = True
             continue
@@ -542,7 +579,7 @@ def _tags(value: Any, place: str, problems: list[str]) -> tuple[str, ...] | _Bad
     items = _list(value, place, problems)
     if isinstance(items, _Bad):
         return items
-    out: list[str] = []
+    first_at: dict[str, int] = {}
     bad = False
     for i, item in enumerate(items):
         at = f"{place}[{i}]"
@@ -551,13 +588,13 @@ def _tags(value: Any, place: str, problems: list[str]) -> tuple[str, ...] | _Bad
         elif not re.fullmatch(_NAME_RE, item):
             problems.append(f"{at}: {_show(item)} is not a valid tag ({_NAME_RULE})")
             bad = True
-        elif item in out:
+        elif item in first_at:
             problems.append(f"{at}: duplicate tag {_show(item)} "
-                            f"(first at {_last(place)}[{out.index(item)}])")
+                            f"(first at {_last(place)}[{first_at[item]}])")
             bad = True
         else:
-            out.append(item)
-    return _BAD if bad else tuple(out)
+            first_at[item] = i
+    return _BAD if bad else tuple(first_at)
 
 
 def _purpose(value: Any, place: str, problems: list[str]) -> str | _Bad:
@@ -590,7 +627,7 @@ def _statuses(value: Any, place: str, problems: list[str]) -> tuple[int, ...] | 
         problems.append(f"{place}: the list is empty (leave expect_status out "
                         "for the probe's default)")
         return _BAD
-    out: list[int] = []
+    first_at: dict[int, int] = {}
     bad = False
     for i, item in enumerate(items):
         at = f"{place}[{i}]"
@@ -599,13 +636,13 @@ def _statuses(value: Any, place: str, problems: list[str]) -> tuple[int, ...] | 
         elif not 100 <= item <= 599:
             problems.append(f"{at}: {_show(item)} is not an HTTP status (100-599)")
             bad = True
-        elif item in out:
+        elif item in first_at:
             problems.append(f"{at}: duplicate status {item} "
-                            f"(first at {_last(place)}[{out.index(item)}])")
+                            f"(first at {_last(place)}[{first_at[item]}])")
             bad = True
         else:
-            out.append(item)
-    return _BAD if bad else tuple(out)
+            first_at[item] = i
+    return _BAD if bad else tuple(first_at)
 
 
 def _tls(value: Any, place: str, problems: list[str]) -> TlsPolicy | _Bad:
@@ -668,7 +705,7 @@ _FIELD_CHECKS: dict[str, Any] = {
 
 def _list(value: Any, place: str, problems: list[str]) -> list[Any] | _Bad:
     if not isinstance(value, list):
-        hint = f" (write [{value}])" if isinstance(value, str | int) and not isinstance(
+        hint = f"; write [{value}]" if isinstance(value, str | int) and not isinstance(
             value, bool) and len(str(value)) <= 60 else ""
         problems.append(f"{place}: expected a list, got {_kind(value)}{hint}")
         return _BAD
