@@ -79,7 +79,8 @@ def _phase(target: TargetResult, names: Iterable[str]) -> PhaseResult | None:
 # -- sections -------------------------------------------------------------------------
 
 
-def _header(report: RunReport) -> Text:
+def summary_line(report: RunReport) -> Text:
+    """One line: tool, status, counts, duration (what ``-q`` prints)."""
     s = report.summary
     text = Text()
     text.append("netcheck ")
@@ -90,6 +91,11 @@ def _header(report: RunReport) -> Text:
                 f"  ({len(report.endpoints)} endpoints in {_ms(report.duration_ms)})")
     if report.interrupted:
         text.append("  INTERRUPTED: partial report", style=STYLES["warn"])
+    return text
+
+
+def _header(report: RunReport) -> Text:
+    text = summary_line(report)
     cat = report.catalog
     text.append(f"\nCatalogue: {sanitize.clean(cat.source, 120)}, {cat.endpoints} endpoints, "
                 f"sha256 {sanitize.clean(cat.sha256, 12)}")
@@ -231,6 +237,10 @@ def renderables(report: RunReport, *, plain: bool = False) -> list[RenderableTyp
 
 
 # -- entry points ---------------------------------------------------------------------
+
+
+def print_summary_line(report: RunReport, console: Console) -> None:
+    console.print(summary_line(report), markup=False, highlight=False, emoji=False)
 
 
 def print_report(report: RunReport, console: Console) -> None:
