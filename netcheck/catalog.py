@@ -216,9 +216,8 @@ def _too_big() -> str:
 
 def _parse(text: str, source: str, sha256: str) -> Catalog:
     problems: list[str] = []
-    doc = _load_yaml(text, problems)
-    if not problems:
-        endpoints = _catalog(doc, problems)
+    read, doc = _load_yaml(text, problems)
+    endpoints = _catalog(doc, problems) if read else ()
     if problems:
         raise CatalogError(source, _capped(problems))
     return Catalog(source, sha256, endpoints)
@@ -230,12 +229,13 @@ def _capped(problems: list[str]) -> list[str]:
     return [*problems[:MAX_PROBLEMS], f"... and {len(problems) - MAX_PROBLEMS} more problems"]
 
 
-def _load_yaml(text: str, problems: list[str]) -> Any:
+def _load_yaml(text: str, problems: list[str]) -> tuple[bool, Any]:
     """``yaml.safe_load`` that turns every failure into a problem with a place.
 
-    PyYAML keeps the last of two equal keys in a mapping; a duplicated key is
-    almost always a copy-paste mistake, so the node tree is checked for them
-    before it is turned into Python objects.
+    Returns whether the document could be read, and the document. PyYAML
+    keeps the last of two equal keys in a mapping; a duplicated key is almost
+    always a copy-paste mistake, so the node tree is checked for them before
+    it is turned into Python objects (and the document is still validated).
     """
     import yaml
 
@@ -243,9 +243,9 @@ def _load_yaml(text: str, problems: list[str]) -> Any:
     try:
         node = loader.get_single_node()
         if node is None:
-            return None
+            return True, None
         problems += _duplicate_keys(node)
-        return loader.construct_document(node)
+        return True, loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         problems.append(_yaml_problem(exc))
     except yaml.reader.ReaderError as exc:
@@ -257,7 +257,7 @@ def _load_yaml(text: str, problems: list[str]) -> Any:
         problems.append("file: nested too deeply to be a catalogue")
     finally:
         loader.dispose()
-    return None
+    return False, None
 
 
 @functools.cache
@@ -309,7 +309,7 @@ def _line_column(text: str, position: int) -> tuple[int, int]:
 def _duplicate_keys(root: yaml.Node) -> list[str]:
     import yaml
 
-    problems: list[str] = []
+    found: list[tuple[int, int, str]] = []  # (line, column, message), sorted into file order
     seen_nodes: set[int] = set()  # aliases share nodes: visit each once
     stack: list[yaml.Node] = [root]
     while stack:
@@ -326,21 +326,14 @@ def _duplicate_keys(root: yaml.Node) -> list[str]:
                 ident = (key.tag, key.value)
                 if ident in first:
                     m, f = key.start_mark, first[ident].start_mark
-                    problems.append(
-                        f"line {m.line + 1}, column {m.column + 1}: duplicate key "
-                        f"{_show(key.value)} (first at line {f.line + 1}, column {f.column + 1})")
+                    found.append((m.line + 1, m.column + 1, (
+                        f"duplicate key {_show(key.value)} "
+                        f"(first at line {f.line + 1}, column {f.column + 1})")))
                 else:
                     first[ident] = key
         elif isinstance(node, yaml.SequenceNode):
             stack += node.value
-    problems.sort(key=_line_sort_key)
-    return problems
-
-
-def _line_sort_key(problem: str) -> tuple[int, int]:
-    # "line L, column C: ..." -> (L, C), so duplicates are listed in file order.
-    line, column = problem.split(":", 1)[0].split(", ")
-    return int(line.split()[1]), int(column.split()[1])
+    return [f"line {line}, column {column}: {text}" for line, column, text in sorted(found)]
 
 
 # -- validation ---------------------------------------------------------------

@@ -128,3 +128,21 @@ def test_loading_the_catalogue_imports_no_heavy_modules() -> None:
                          check=True, cwd=REPO).stdout.strip()
     # Then yaml is only imported when needed, and nothing heavy at all
     assert out == "False []"
+
+
+def test_packaged_copy_is_preferred(tmp_path: Path) -> None:
+    # Given the wheel's layout: the catalogue force-included as netcheck/endpoints.yaml
+    # (catalog.py imports nothing else from the package, so a copy of it suffices)
+    package = tmp_path / "site" / "netcheck"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "catalog.py").write_bytes((REPO / "netcheck" / "catalog.py").read_bytes())
+    (package / "endpoints.yaml").write_bytes((REPO / "endpoints.yaml").read_bytes())
+    (tmp_path / "site" / "endpoints.yaml").write_text("not: the packaged one\n")
+    # When the built-in catalogue is located and loaded there
+    code = ("import netcheck.catalog as c; print(c.builtin_path()); "
+            "print(len(c.load_catalog().endpoints))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "site")})
+    # Then the copy inside the package is used
+    assert out.stdout.split() == [str(package.resolve() / "endpoints.yaml"), str(len(GUIDE))]

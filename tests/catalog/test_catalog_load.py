@@ -480,3 +480,16 @@ def test_catalog_is_frozen() -> None:
     assert isinstance(catalog, Catalog)
     with pytest.raises(AttributeError):
         catalog.endpoints[0].port = 1  # type: ignore[misc]
+
+
+def test_duplicate_keys_are_reported_with_the_other_problems() -> None:
+    # Given a duplicated key and an unrelated bad port in one file
+    text = ("version: 1\nendpoints:\n"
+            "  - {name: a, host: a.example.com, port: 443, probe: tls, probe: tcp}\n"
+            "  - {name: b, host: b.example.com, port: 0, probe: tls}\n")
+    # When parsed
+    # Then both are reported at once
+    assert _problems(text) == [
+        "line 3, column 59: duplicate key 'probe' (first at line 3, column 47)",
+        "endpoints[1].port: 0 is not a port (1-65535)",
+    ]
