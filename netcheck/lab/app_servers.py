@@ -14,6 +14,7 @@ WsRejectServer           answers the upgrade with 403 (or status)   ws.rejected
 WsNoPongServer           completes the upgrade, eats every frame    ws.no_pong
 WsCloseFrameServer       good 101, then a close frame at once       ws.closed
 WsBadAcceptServer        101 with a wrong Sec-WebSocket-Accept      ws.protocol_error
+WsFloodServer            good 101, then text frames without end     ws.no_pong
 WsGarbageFramesServer    good 101, then a frame with a bad opcode   ws.protocol_error
 WsHugeFrameServer        good 101, then a frame announcing 100 MB   ws.protocol_error
 HttpsServer              HTTP/1.1 per-path answers (200/403/block)  http.*
@@ -196,6 +197,16 @@ class WsNoPongServer(_UpgradingServer):
     async def after_upgrade(self, reader: asyncio.StreamReader,
                             writer: asyncio.StreamWriter) -> None:
         await _discard_until_eof(reader)
+
+
+class WsFloodServer(_UpgradingServer):
+    """A good 101, then small text frames without end, and never a pong."""
+
+    async def after_upgrade(self, reader: asyncio.StreamReader,
+                            writer: asyncio.StreamWriter) -> None:
+        frame = b"\x81\x7e" + (1000).to_bytes(2, "big") + b"a" * 1000
+        while True:
+            await self.send(writer, frame * 16)
 
 
 class WsGarbageFramesServer(_UpgradingServer):
@@ -421,7 +432,20 @@ class _WebsocketsServer(_LabServer):
 
 
 class WsEchoServer(_WebsocketsServer):
-    """A real websocket echo server: upgrade, pong, echo, clean close."""
+    """A real websocket echo server: upgrade, pong, echo, clean close.
+
+    With ``greeting``, it first sends that message unasked (as many services
+    do), which a client waiting for its pong must skip.
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext, greeting: str | None = None) -> None:
+        super().__init__(ssl_context)
+        self.greeting = greeting
+
+    async def _echo(self, connection: ServerConnection) -> None:
+        if self.greeting is not None:
+            await connection.send(self.greeting)
+        await super()._echo(connection)
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,6 +482,6 @@ __all__ = [
     "DEFAULT_ROUTES", "SQUID_BLOCK_PAGE", "CloseAfterTlsServer", "GarbageServer",
     "HttpsServer", "HugeHeaderServer", "Route", "SeenRequest", "SilentServer",
     "StreamTlsServer", "WsBadAcceptServer", "WsCloseFrameServer", "WsEchoServer",
-    "WsGarbageFramesServer", "WsHugeFrameServer", "WsNoPongServer", "WsRejectServer",
-    "switching_protocols",
+    "WsFloodServer", "WsGarbageFramesServer", "WsHugeFrameServer", "WsNoPongServer",
+    "WsRejectServer", "switching_protocols",
 ]

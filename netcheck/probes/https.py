@@ -254,8 +254,8 @@ async def _exchange(ctx: ProbeContext, stream: DeadlineStream) -> _Answer:
         event = http.next_event()
         if event is h11.NEED_DATA:
             data = await stream.read()
-            if len(head) < 5:
-                head += data[:5]
+            if len(head) < 32:  # enough to judge, and to quote in the detail
+                head += data[: 32 - len(head)]
                 if not looks_like_http(head):
                     raise NotHttp(bytes(head))
             if stream.received > MAX_HEAD_BYTES:

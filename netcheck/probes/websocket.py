@@ -53,6 +53,7 @@ from netcheck.probes.https import (
     HeadTooLarge,
     NotHttp,
     PeerClosed,
+    block_page,
     host_header,
     looks_like_http,
 )
@@ -164,7 +165,7 @@ async def _await_pong(stream: DeadlineStream, protocol: ClientProtocol,
         _check_parser(protocol)
         if stream.received > budget_end:
             raise NoPong(f"{MAX_BYTES_AWAITING_PONG // 1024} KiB of other frames "
-                         f"arrived, but no pong")
+                         f"arrived without the pong")
         pending = await _feed(stream, protocol, await stream.read())
 
 
@@ -211,8 +212,13 @@ async def _exchange(ctx: ProbeContext, stream: DeadlineStream, progress: _Progre
                            f"the websocket upgrade was not confirmed", data)
         via = f", Via: {data['via']}" if data["via"] else ""
         server = f" (Server: {data['server']}{via})" if data["server"] or via else ""
+        block = block_page(response.status_code, response.headers.raw_items())
+        by = ""
+        if block is not None:
+            data["filter"] = block.product
+            by = f"; this is a {block.product} block page ({block.evidence})"
         return outcome(PHASE, "ws.rejected",
-                       f"The websocket upgrade was refused: {said}{server}", data)
+                       f"The websocket upgrade was refused: {said}{server}{by}", data)
 
     pending = await _feed(stream, protocol, head + rest)
     if protocol.handshake_exc is not None:
