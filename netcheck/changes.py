@@ -72,7 +72,6 @@ _TLS_BYPASS_CODES = frozenset({"tls.intercepted"})
 CONNECT_443_NOTE = ("a proxy that denies CONNECT to a port other than 443 may allow "
                     "CONNECT to 443 only (e.g. squid's SSL_ports)")
 
-
 @dataclass(frozen=True, slots=True)
 class ChangeRow:
     section: Section
@@ -205,8 +204,13 @@ def _item(ep: EndpointResult, f: Finding, report: RunReport) -> _Item | None:
     if f.code in _PROXY_CODES:
         proxy = str(data.get("proxy") or report.host.proxy or "?")
         seen = f"CONNECT answered {data.get('status', '?')} at {proxy}"
-        if f.code == "proxy.denied" and f.port != 443:
-            seen = f"{seen}; {CONNECT_443_NOTE}"
+        if f.code == "proxy.denied":
+            # The proxy phase words why a non-443 CONNECT may be a port policy
+            # (data["hint"]); a report without it gets the short note.
+            if data.get("hint"):
+                seen = f"{seen}. {data['hint']}"
+            elif f.port != 443:
+                seen = f"{seen}; {CONNECT_443_NOTE}"
         return _Item("proxy_allow", (f"{f.host}:{f.port}", f.port), "", f, ep, data, seen,
                      via=proxy)
     if f.code in _DNS_SEEN:

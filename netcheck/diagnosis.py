@@ -98,13 +98,13 @@ def resolvers_of(dns: DnsResult, code: str | None = None,
                  fallback: tuple[str, ...] = ()) -> str:
     """The resolvers that gave ``code`` (all of them when none matches).
 
-    ``dns.data`` holds ``resolver`` or ``resolvers``: a list of answers, each
-    a mapping with ``resolver`` (or ``server``) and ``code``, or a mapping
-    keyed by resolver.
+    ``dns.data`` holds ``resolver`` (the DNS phase's own choice, preferred) or
+    ``resolvers``: a list of answers, each a mapping with ``resolver`` (or
+    ``server``) and ``code``, or a mapping keyed by resolver.
     """
     data = dns.data
-    if isinstance(data.get("resolver"), str):
-        return str(data["resolver"])
+    if isinstance(data.get("resolver"), str) and data["resolver"]:
+        return str(data["resolver"])  # the DNS phase already named the decisive one
     raw = data.get("resolvers") or ()
     answers: list[tuple[str, Any]] = []
     if isinstance(raw, Mapping):

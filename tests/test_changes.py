@@ -147,6 +147,17 @@ def test_proxy_denied_on_a_non_443_port_mentions_connect_443_only() -> None:
     assert "CONNECT to 443 only" in row.seen
 
 
+def test_proxy_phase_hint_is_used_when_present() -> None:
+    # Given the proxy phase's own hint in its data (what a live run records)
+    hint = "Many proxies allow CONNECT only to port 443 by default."
+    ep = _ep("api", "api-eu.moviuscorp.com", 8021, _dns(addresses=("1.2.3.4",)),
+             _t(None, _p("tcp", "tcp.ok"),
+                _p("proxy", "proxy.denied", proxy="http://proxy:3128", status=403, hint=hint),
+                skipped("tls"), skipped("https"), source="proxy"))
+    (row,) = build_change_request(_report(ep)).proxy_allow
+    assert row.seen == f"CONNECT answered 403 at http://proxy:3128. {hint}"
+
+
 def test_info_findings_need_no_change_and_passing_endpoints_are_counted() -> None:
     # Given a passing endpoint with an info finding (local DNS down behind a good proxy)
     ep = _ep("login", "login.microsoftonline.com", 443, _dns("dns.timeout"),
