@@ -734,7 +734,9 @@ def _kind(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
-    return f"a {type(value).__name__}"  # date, datetime, bytes (!!binary), set (!!set)
+    if isinstance(value, bytes):
+        return "binary data (!!binary)"
+    return f"a {type(value).__name__}"  # date, datetime, set (!!set)
 
 
 def _show(value: Any) -> str:
