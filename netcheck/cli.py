@@ -17,7 +17,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -114,7 +114,8 @@ def _formats(text: str) -> list[str]:
     unknown = [n for n in names if n not in FORMAT_NAMES]
     if unknown:
         raise argparse.ArgumentTypeError(
-            f"unknown format {', '.join(map(repr, unknown))} (choose from {', '.join(FORMAT_NAMES)})")
+            f"unknown format {', '.join(map(repr, unknown))} "
+            f"(choose from {', '.join(FORMAT_NAMES)})")
     return list(dict.fromkeys(names))
 
 
@@ -434,7 +435,8 @@ def _show_console(report: RunReport, console: Console, quiet: bool) -> None:
 
 
 def run_checks(args: argparse.Namespace, catalog: Catalog,
-               options: RunOptions | None = None) -> int:
+               options: RunOptions | None = None,
+               on_report: Callable[[RunReport], None] | None = None) -> int:
     """Shared by ``run`` and ``demo``: probe, show, write, pick the exit code."""
     from netcheck.output import OutputError
 
@@ -446,6 +448,8 @@ def run_checks(args: argparse.Namespace, catalog: Catalog,
     console = _console(plan.console_to_stderr)
     show_progress = not args.quiet and console.is_terminal
     report, signal_exit = asyncio.run(_execute(catalog, options, console, show_progress))
+    if on_report is not None:
+        on_report(report)
     if plan.console_to_stderr or ("console" in plan.formats and plan.single_path is None):
         _show_console(report, console, args.quiet)
     elif plan.single_path is None or str(plan.single_path) != "-":

@@ -1,7 +1,7 @@
 """Schedules endpoints and targets: the one place that owns timing,
 concurrency, phase order and skipping.
 
-    endpoint ──dns (once per distinct host)──▶ targets = resolved ∪ expected
+    endpoint ──dns (once per distinct host)──▶ targets = resolved + expected
         target ──▶ tcp ──▶ (proxy) ──▶ tls ──▶ websocket | https
 
 Every endpoint runs concurrently; ``concurrency`` bounds how many targets
@@ -20,12 +20,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import importlib
-import ipaddress
 import platform
 import socket
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from netcheck import __version__, codes, diagnosis
@@ -55,7 +54,7 @@ TargetsMode = Literal["both", "resolved", "expected"]
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
-    probe: ProbeOptions = ProbeOptions()
+    probe: ProbeOptions = field(default_factory=ProbeOptions)
     targets: TargetsMode = "both"
     concurrency: int = 64
     no_proxy: str = ""  # NO_PROXY list: hosts that bypass options.probe.proxy
@@ -160,6 +159,8 @@ class Run:
         self._slots = asyncio.Semaphore(max(1, options.concurrency))
         self._dns_slots = asyncio.Semaphore(max(1, options.concurrency))
         self._started_at = _utc_now()
+        self.host = host_info(options.probe,
+                              options.probe.proxy.display if options.probe.proxy else None)
         self._t0 = time.perf_counter()
         self.interrupted = False
 
@@ -181,20 +182,21 @@ class Run:
         done = tuple(self._results[i] for i in sorted(self._results))
         o = self.options
         proxy = o.probe.proxy.display if o.probe.proxy else None
+        host = self.host
         return RunReport(
             tool_version=__version__,
             started_at=self._started_at,
             finished_at=_utc_now(),
             duration_ms=(time.perf_counter() - self._t0) * 1000,
             interrupted=self.interrupted if interrupted is None else interrupted,
-            host=host_info(o.probe, proxy),
+            host=host,
             catalog=CatalogInfo(self.catalog.source, self.catalog.sha256,
                                 len(self.catalog.endpoints)),
             options={
                 "timeout": o.probe.timeout,
                 "targets": o.targets,
                 "concurrency": o.concurrency,
-                "resolvers": [f"{h}:{p}" for h, p in o.probe.resolvers],
+                "resolvers": list(host.resolvers) if o.probe.resolvers else [],
                 "ca_bundle": str(o.probe.ca_bundle) if o.probe.ca_bundle else None,
                 "cert_warn_days": o.probe.cert_warn_days,
                 "proxy": proxy,
@@ -246,10 +248,10 @@ class Run:
             plan = list(plan_targets(dns_result, ep.expected_ips, self.options.targets))
         targets = await asyncio.gather(*(self._target(ep, ip, src, proxied) for ip, src in plan))
         proxy_display = proxy.display if proxied and proxy is not None else None
-        status = diagnosis.endpoint_status(dns_result, tuple(targets), proxied=proxied)
+        status = diagnosis.endpoint_status(dns_result, tuple(targets))
         findings = diagnosis.findings_for(
-            name=ep.name, host=ep.host, port=ep.port, purpose=ep.purpose,
-            dns=dns_result, targets=tuple(targets), proxy=proxy_display)
+            name=ep.name, host=ep.host, port=ep.port, dns=dns_result,
+            targets=tuple(targets), proxy=proxy_display, resolvers=self.host.resolvers)
         result = EndpointResult(
             name=ep.name, host=ep.host, port=ep.port, probe=ep.probe,
             required=ep.required, tags=ep.tags, purpose=ep.purpose, status=status,
@@ -287,7 +289,7 @@ class Run:
                     if stop:
                         results.append(skipped(name))
                         continue
-                    result, conn = await self._phase(name, ctx, conn, proxied)
+                    result, conn = await self._phase(name, ctx, conn)
                     if conn is not None and all(conn is not c for c in opened):
                         opened.append(conn)
                     results.append(result)
@@ -298,19 +300,15 @@ class Run:
         status = codes.worst([r.status for r in results])
         return TargetResult(ip=ip, source=source, status=status, phases=tuple(results))
 
-    async def _phase(self, name: str, ctx: ProbeContext, conn: Connection | None,
-                     proxied: bool) -> tuple[PhaseResult, Connection | None]:
+    async def _phase(self, name: str, ctx: ProbeContext, conn: Connection | None
+                     ) -> tuple[PhaseResult, Connection | None]:
         p = prober(name)
-        run: Callable[[ProbeContext, Connection | None],
-                      Awaitable[tuple[PhaseResult, Connection | None]]] = p.run
-        if name == "tcp" and proxied:
-            run = _tcp_to_proxy
         t0 = time.perf_counter()
         try:
             # Backstop only: probes honour ctx.timeout themselves, because
             # only they know where they stalled.
             async with asyncio.timeout(ctx.timeout + BACKSTOP_GRACE):
-                result, out = await run(ctx, conn)
+                result, out = await p.run(ctx, conn)
         except TimeoutError:
             result, out = outcome(name, p.timeout_code,
                                   f"no answer within {ctx.timeout:g} s"), None
@@ -318,27 +316,14 @@ class Run:
         return replace(result, duration_ms=ms), out
 
 
-async def _tcp_to_proxy(ctx: ProbeContext, conn: Connection | None
-                        ) -> tuple[PhaseResult, Connection | None]:
-    """The tcp phase through a proxy: the connection goes to the proxy.
-
-    It is still the tcp phase, with the proxy as destination, so a blocked
-    proxy port yields "allow outbound TCP <proxy port> to <proxy>".
-    """
-    from netcheck.probes import proxy as proxy_probe
-
-    assert ctx.options.proxy is not None
-    return await proxy_probe.connect_phase(ctx)
-
-
 # -- where the run happened ---------------------------------------------------
 
 def host_info(options: ProbeOptions, proxy: str | None) -> HostInfo:
-    if options.resolvers:
-        resolvers = tuple(_fmt_resolver(h, p) for h, p in options.resolvers)
-    else:
-        from netcheck.probes import dns
+    from netcheck.probes import dns
 
+    if options.resolvers:
+        resolvers = tuple(dns.format_resolver(h, p) for h, p in options.resolvers)
+    else:
         resolvers = tuple(dns.system_resolvers())
     return HostInfo(
         hostname=socket.gethostname(),
@@ -347,14 +332,6 @@ def host_info(options: ProbeOptions, proxy: str | None) -> HostInfo:
         resolvers=resolvers,
         proxy=proxy,
     )
-
-
-def _fmt_resolver(host: str, port: int) -> str:
-    if port == 53:
-        return host
-    if ipaddress.ip_address(host).version == 6:
-        return f"[{host}]:{port}"
-    return f"{host}:{port}"
 
 
 async def run_catalog(catalog: Catalog, options: RunOptions,
