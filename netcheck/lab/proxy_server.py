@@ -239,6 +239,8 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             await writer.drain()
         if writer.can_write_eof():
             writer.write_eof()
+        else:
+            writer.close()  # TLS cannot half-close: pass the EOF on as a close
 
 
 def _abort(writer: asyncio.StreamWriter) -> None:

@@ -5,15 +5,20 @@ Three kinds of peer:
 * scripted listeners that answer CONNECT with fixed bytes (or never, or
   garbage), for the replies no well-behaved proxy gives on demand;
 * the lab proxy (``netcheck.lab.proxy_server``) that ``netcheck demo`` uses;
-* a real squid: see ``tests/squid/``.
+* a real squid (Debian's ``squid`` package), run by the harness in
+  ``tests/squid/`` with a generated config: loopback only, lab names from its
+  own hosts file, and a check that it sent no DNS query at all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import ssl
+import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,7 +30,13 @@ from netcheck.probes import proxy as proxy_probe
 from netcheck.probes.base import Connection, ProbeContext, ProbeOptions, ProxyConfig
 from netcheck.proxyconf import basic_token, parse_proxy_url
 
+# tests/squid/ is the squid harness, not a test package: import it by path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "squid"))
+from squidlab import SquidLab, find_squid
+
 OK_HOST = "ok.lab.netcheck.test"
+DENIED_HOST = "denied.lab.netcheck.test"
+REFUSED_HOST = "refused.lab.netcheck.test"
 TIMEOUT = 0.5
 
 
@@ -472,3 +483,145 @@ async def test_open_tunnel_gives_a_second_tunnel_or_raises(lab_proxy: LabProxy,
         await proxy_probe.open_tunnel(proxy, "denied.lab.netcheck.test", 443, TIMEOUT)
     assert exc.value.result.code == "proxy.denied"
     assert isinstance(exc.value, ConnectionError)
+
+
+# -- a real squid -------------------------------------------------------------
+
+SQUID_USER, SQUID_PASSWORD = "alice", "s3cret-squid"
+
+
+@pytest.fixture(scope="module")
+def squid() -> Iterator[SquidLab]:
+    if find_squid() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("squid is not installed: CI must install Debian's squid package")
+        pytest.skip("squid is not installed (apt-get install squid openssl)")
+    lab = SquidLab(names=[OK_HOST, DENIED_HOST, REFUSED_HOST], denied=[DENIED_HOST],
+                   user=SQUID_USER, password=SQUID_PASSWORD)
+    lab.start()
+    try:
+        yield lab
+    finally:
+        lab.stop()
+        queries = lab.dns_queries()
+        lab.cleanup()
+    assert queries == [], f"squid sent DNS queries: {queries}"
+
+
+async def test_squid_tunnel_carries_verified_tls(squid: SquidLab, upstream: TlsUpstream,
+                                                 pki: LabPki) -> None:
+    # Given a real squid and a lab HTTPS server on loopback
+    # When the proxy phase asks squid for a tunnel and TLS runs inside it
+    result, out, conn = await probe(OK_HOST, upstream.port, http_proxy(squid.open_port))
+    try:
+        assert (result.code, result.status) == ("proxy.ok", "pass")
+        assert out is conn
+        issuer, status = await https_inside(conn, OK_HOST, pki)
+    finally:
+        await conn.aclose()
+    # Then squid's 200 opened the tunnel, and the lab server's certificate came through it
+    assert result.data["status"] == 200
+    assert result.detail == (f"Proxy http://127.0.0.1:{squid.open_port} opened a tunnel to "
+                             f"{OK_HOST}:{upstream.port} (HTTP 200 Connection established).")
+    assert issuer == "netcheck lab vendor CA"
+    assert status.startswith(b"HTTP/1.1 204")
+
+
+async def test_squid_denied_host(squid: SquidLab) -> None:
+    # Given squid with an ACL denying denied.lab.netcheck.test
+    # When CONNECT to it on 443
+    result, out, conn = await probe(DENIED_HOST, 443, http_proxy(squid.open_port))
+    await conn.aclose()
+    # Then proxy.denied, with squid's own error name, and no port hint
+    assert (result.code, result.status) == ("proxy.denied", "fail")
+    assert out is None
+    assert result.data["status"] == 403
+    assert result.data["hint"] == ""
+    assert result.data["headers"]["x-squid-error"] == "ERR_ACCESS_DENIED 0"
+    assert result.data["headers"]["server"].startswith("squid/")
+    assert result.detail == (f"Proxy http://127.0.0.1:{squid.open_port} refused CONNECT "
+                             f"{DENIED_HOST}:443 (HTTP 403 Forbidden; "
+                             f"x-squid-error: ERR_ACCESS_DENIED 0).")
+
+
+async def test_squid_denies_port_8021_with_the_443_only_hint(squid: SquidLab) -> None:
+    # Given squid's default SSL_ports rule (CONNECT to 443 only)
+    # When CONNECT to an allowed lab host on 8021 (squid never connects anywhere)
+    result, _, conn = await probe(OK_HOST, 8021, http_proxy(squid.open_port))
+    await conn.aclose()
+    # Then proxy.denied, and the hint says the proxy may allow CONNECT only to 443
+    assert (result.code, result.status) == ("proxy.denied", "fail")
+    assert result.data["status"] == 403
+    assert result.data["hint"] == (
+        "Many proxies allow CONNECT only to port 443 by default (squid's SSL_ports rule, "
+        "most appliances' HTTPS service): allow CONNECT to port 8021 as well as the host.")
+    assert result.detail.endswith(result.data["hint"])
+    assert f"refused CONNECT {OK_HOST}:8021 (HTTP 403 Forbidden" in result.detail
+
+
+async def test_squid_auth_required(squid: SquidLab, upstream: TlsUpstream,
+                                   pki: LabPki) -> None:
+    # Given squid's port that requires Basic authentication (basic_ncsa_auth)
+    # When CONNECT without credentials, with a wrong password, and with the right one
+    none, _, c1 = await probe(OK_HOST, upstream.port, http_proxy(squid.auth_port))
+    wrong, _, c2 = await probe(OK_HOST, upstream.port,
+                               http_proxy(squid.auth_port, f"{SQUID_USER}:wrong-pass@"))
+    right, out, c3 = await probe(OK_HOST, upstream.port,
+                                 http_proxy(squid.auth_port, f"{SQUID_USER}:{SQUID_PASSWORD}@"))
+    try:
+        issuer = (await https_inside(c3, OK_HOST, pki))[0] if out is not None else None
+    finally:
+        for c in (c1, c2, c3):
+            await c.aclose()
+    # Then 407 (proxy.auth_required) twice, naming the offered scheme, then a tunnel
+    assert (none.code, none.status) == ("proxy.auth_required", "fail")
+    assert none.data["status"] == 407
+    assert none.data["auth_schemes"] == ["Basic"]
+    assert none.detail == (
+        f"Proxy http://127.0.0.1:{squid.auth_port} requires authentication (offers Basic) "
+        f"for CONNECT {OK_HOST}:{upstream.port}: no credentials were given "
+        f"(HTTP 407 Proxy Authentication Required; x-squid-error: ERR_CACHE_ACCESS_DENIED 0).")
+    assert wrong.code == "proxy.auth_required"
+    assert "the credentials given were refused" in wrong.detail
+    assert right.code == "proxy.ok"
+    assert issuer == "netcheck lab vendor CA"
+    # and no password is anywhere in the results
+    assert "wrong-pass" not in repr(wrong) and SQUID_PASSWORD not in repr(right)
+    assert right.data["proxy"] == f"http://***@127.0.0.1:{squid.auth_port}"
+
+
+async def test_squid_upstream_refused_is_upstream_failed(squid: SquidLab,
+                                                         refused_port: int) -> None:
+    # Given a lab name whose port refuses connections (nothing listens there)
+    # When CONNECT to it through squid
+    result, _, conn = await probe(REFUSED_HOST, refused_port, http_proxy(squid.open_port))
+    await conn.aclose()
+    # Then squid answers 503 (ERR_CONNECT_FAIL, errno 111) and the code is upstream_failed
+    assert (result.code, result.status) == ("proxy.upstream_failed", "fail")
+    assert result.data["status"] == 503
+    assert result.data["headers"]["x-squid-error"] == "ERR_CONNECT_FAIL 111"
+    assert result.detail == (
+        f"Proxy http://127.0.0.1:{squid.open_port} could not reach "
+        f"{REFUSED_HOST}:{refused_port} itself (HTTP 503 Service Unavailable; "
+        f"x-squid-error: ERR_CONNECT_FAIL 111): the proxy's own egress to it is blocked "
+        f"or the host is down.")
+
+
+async def test_squid_reconnect_path_and_no_dns(squid: SquidLab, upstream: TlsUpstream,
+                                               pki: LabPki) -> None:
+    # Given squid
+    proxy = http_proxy(squid.open_port)
+    # When the runner's reconnect path opens a tunnel, then one to a denied host
+    conn = await proxy_probe.open_tunnel(proxy, OK_HOST, upstream.port, TIMEOUT)
+    try:
+        issuer, _ = await https_inside(conn, OK_HOST, pki)
+    finally:
+        await conn.aclose()
+    with pytest.raises(proxy_probe.TunnelError) as exc:
+        await proxy_probe.open_tunnel(proxy, DENIED_HOST, 443, TIMEOUT)
+    # Then the first carries TLS, the second raises with the denial
+    assert issuer == "netcheck lab vendor CA"
+    assert exc.value.result.code == "proxy.denied"
+    # And squid resolved lab names from its hosts file only: no DNS query left it
+    assert "Added nameserver #0 (127.0.0.1:53)" in squid.log()
+    assert squid.dns_queries() == []
