@@ -15,6 +15,7 @@ WsNoPongServer           completes the upgrade, eats every frame    ws.no_pong
 WsCloseFrameServer       good 101, then a close frame at once       ws.closed
 WsBadAcceptServer        101 with a wrong Sec-WebSocket-Accept      ws.protocol_error
 WsFloodServer            good 101, then text frames without end     ws.no_pong
+WsPongAndCloseServer     pong and close frame in one write          ws.ok
 WsGarbageFramesServer    good 101, then a frame with a bad opcode   ws.protocol_error
 WsHugeFrameServer        good 101, then a frame announcing 100 MB   ws.protocol_error
 HttpsServer              HTTP/1.1 per-path answers (200/403/block)  http.*
@@ -207,6 +208,21 @@ class WsFloodServer(_UpgradingServer):
         frame = b"\x81\x7e" + (1000).to_bytes(2, "big") + b"a" * 1000
         while True:
             await self.send(writer, frame * 16)
+
+
+class WsPongAndCloseServer(_UpgradingServer):
+    """Answers the first ping with its pong and a close frame (1001) in one write."""
+
+    async def after_upgrade(self, reader: asyncio.StreamReader,
+                            writer: asyncio.StreamWriter) -> None:
+        header = await reader.readexactly(2)
+        length = header[1] & 0x7F  # a ping's payload is at most 125 bytes
+        mask = await reader.readexactly(4)
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(await reader.readexactly(length)))
+        close = (1001).to_bytes(2, "big")
+        await self.send(writer, b"\x8a" + bytes([len(payload)]) + payload
+                        + b"\x88" + bytes([len(close)]) + close)
+        await _discard_until_eof(reader)
 
 
 class WsGarbageFramesServer(_UpgradingServer):
@@ -483,5 +499,5 @@ __all__ = [
     "HttpsServer", "HugeHeaderServer", "Route", "SeenRequest", "SilentServer",
     "StreamTlsServer", "WsBadAcceptServer", "WsCloseFrameServer", "WsEchoServer",
     "WsFloodServer", "WsGarbageFramesServer", "WsHugeFrameServer", "WsNoPongServer",
-    "WsRejectServer", "switching_protocols",
+    "WsPongAndCloseServer", "WsRejectServer", "switching_protocols",
 ]

@@ -40,7 +40,7 @@ from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidHandshake, InvalidMessage, PayloadTooBig, ProtocolError
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
-from websockets.protocol import Event
+from websockets.protocol import Event, State
 from websockets.streams import StreamReader
 from websockets.uri import parse_uri
 
@@ -178,8 +178,11 @@ async def _close(stream: DeadlineStream, protocol: ClientProtocol, data: dict[st
     until = stream.now() + CLOSE_WAIT
     budget_end = stream.received + MAX_BYTES_AWAITING_PONG
     try:
-        protocol.send_close(1000)
-        await stream.write(protocol.data_to_send())
+        # The server may have closed already (its close frame came with the pong;
+        # the protocol has echoed it): then there is nothing left to send.
+        if protocol.state is State.OPEN:
+            protocol.send_close(1000)
+            await stream.write(protocol.data_to_send())
         while protocol.close_rcvd is None and not protocol.parser_exc \
                 and stream.received <= budget_end:
             await _feed(stream, protocol, await stream.read(deadline=until))

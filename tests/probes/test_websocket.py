@@ -28,6 +28,7 @@ from netcheck.lab.app_servers import (
     WsGarbageFramesServer,
     WsHugeFrameServer,
     WsNoPongServer,
+    WsPongAndCloseServer,
     WsRejectServer,
 )
 from netcheck.lab.pki import LabPki
@@ -106,6 +107,17 @@ async def test_unasked_messages_before_the_pong_are_skipped(pki: LabPki, lab: St
     # Then the greeting is skipped and the pong still found
     assert (ran.result.code, ran.result.data["close_code"]) == ("ws.ok", 1000)
     assert server.accepted == 1
+
+
+async def test_pong_and_server_close_in_one_read_is_ok(pki: LabPki, lab: Start) -> None:
+    # Given a server whose pong and close frame (1001) arrive together
+    server = await lab(WsPongAndCloseServer)
+    # When the websocket phase runs
+    ran = await probe(pki, server)
+    # Then it passes, with the server's close recorded (nothing left to send)
+    r = ran.result
+    assert (r.code, r.status) == ("ws.ok", "pass")
+    assert (r.data["close_reply"], r.data["close_code"]) == (True, 1001)
 
 
 async def test_upgrade_answered_403_is_rejected_with_server_and_via(
