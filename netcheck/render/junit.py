@@ -16,9 +16,11 @@ so CI agrees with netcheck's exit code:
 * a ``skip`` phase       -> ``<skipped message=...>``;
 * no finding: the phase's own status decides, worded from ``codes.py``.
 
-Text from the network may hold characters XML 1.0 cannot carry at all (NUL,
-ESC, other C0 controls); they are removed, because no escaping can make them
-valid and a reader that meets one rejects the whole file.
+Text from the network passes through :func:`netcheck.sanitize.clean_block`
+(terminal escapes and controls removed, line breaks kept); what XML 1.0
+still cannot carry (lone surrogates, U+FFFE/U+FFFF) is removed too, because
+no escaping can make it valid and a reader that meets one rejects the whole
+file. ElementTree then escapes markup.
 """
 
 from __future__ import annotations
@@ -26,18 +28,18 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from netcheck import codes
+from netcheck import codes, sanitize
 from netcheck.model import EndpointResult, Finding, PhaseResult, RunReport, TargetResult
 
 # Not Char in XML 1.0 (C0 controls but TAB LF CR, surrogates, U+FFFE/U+FFFF),
 # plus DEL and the C1 controls, which XML 1.0 allows but discourages (section
-# 2.2) and which terminals and some readers treat as escapes.
+# 2.2). sanitize.clean_block already drops the controls; this is the backstop.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 def xml_text(value: object) -> str:
-    """``value`` as text that XML 1.0 can carry (invalid characters removed)."""
-    return _NOT_XML.sub("", str(value))
+    """``value`` as safe text that XML 1.0 can carry."""
+    return _NOT_XML.sub("", sanitize.clean_block(value))
 
 
 def _seconds(ms: float) -> str:

@@ -39,6 +39,7 @@ import re
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
+from netcheck import sanitize
 from netcheck.model import EndpointResult, PhaseResult, RunReport, TargetResult
 
 STATUSES = ("pass", "warn", "fail", "skip")
@@ -47,13 +48,14 @@ PROXY_TARGET = "proxy"
 
 # The exposition format escapes only backslash, quote and newline in label
 # values; other controls would reach whoever reads the file (a terminal
-# escape in `cat netcheck.prom`), and lone surrogates cannot be UTF-8 at all.
-_UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# escape in `cat netcheck.prom`), so values go through sanitize.clean (one
+# line). Lone surrogates (a saved report may hold "\ud800") cannot be UTF-8.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def label(value: object) -> str:
     """A label value as the file may carry it."""
-    return _UNSAFE.sub("", str(value))
+    return _SURROGATES.sub("", sanitize.clean(value, None))
 
 
 def unix_seconds(timestamp: str) -> float | None:

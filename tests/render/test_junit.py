@@ -136,11 +136,14 @@ def test_hostile_text_yields_valid_xml(hostile_report: RunReport) -> None:
     assert xml.failures == sum(1 for f in hostile_report.findings if f.severity == "fail")
 
 
-def test_xml_text_removes_only_what_xml_cannot_carry() -> None:
-    # Given text with controls, a lone surrogate and ordinary non-ASCII
-    raw = "a\x00b\x1b[31mc\x7fd\x9be\ud800f\ufffeg\th\ni\rj é 電話"
-    # When it is made XML-safe / Then only the invalid characters are gone
-    assert xml_text(raw) == "ab[31mcdefg\th\ni\rj é 電話"
+def test_xml_text_removes_escapes_and_what_xml_cannot_carry() -> None:
+    # Given text with controls, terminal escapes (7- and 8-bit CSI), a lone
+    # surrogate, a non-character, line breaks and ordinary non-ASCII
+    raw = "a\x00b\x1b[31mc\x7fd\x9b2Je\ud800f\ufffeg\th\ni\rj é 電話"
+    # When it is made XML-safe
+    # Then escapes and invalid characters are gone, line breaks are kept
+    # (normalised to LF), a tab is a space, and the rest is untouched
+    assert xml_text(raw) == "abcdefg h\ni\nj é 電話"
 
 
 def test_golden_sample_xml(sample_report: RunReport) -> None:
