@@ -119,10 +119,6 @@ def _formats(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _split(values: list[str] | None) -> list[str]:
-    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
-
-
 # -- the parser -----------------------------------------------------------------
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -216,7 +212,9 @@ def _load_catalog(path: Path | None, only: list[str] | None = None,
     try:
         catalog = load_catalog(path)
         if only or tags:
-            catalog = select(catalog, _split(only), _split(tags))
+            # select() splits comma lists itself, and reports an option given
+            # only empty values ("--only ,") instead of checking everything.
+            catalog = select(catalog, only or [], tags or [])
     except CatalogError as exc:
         for problem in exc.problems:
             print(f"netcheck: {exc.source}: {problem}", file=sys.stderr)
@@ -234,14 +232,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from netcheck.catalog import describe
+
     catalog = _load_catalog(args.catalog, args.only, args.tag)
     table = Table(title=f"{catalog.source}: {len(catalog.endpoints)} endpoints")
     for column in ("name", "host", "port", "probe", "published IPs", "tags", "required"):
         table.add_column(column)
     for ep in catalog.endpoints:
-        table.add_row(ep.name, ep.host, str(ep.port), ep.probe,
-                      ", ".join(ep.expected_ips) or "(any: no fixed IP)",
-                      ", ".join(ep.tags), "yes" if ep.required else "no")
+        d = describe(ep)
+        table.add_row(d["name"], d["host"], d["port"], d["probe"], d["expected_ips"],
+                      d["tags"], d["required"])
     Console(markup=False, highlight=False).print(table)
     return EXIT_OK
 
@@ -477,24 +477,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from netcheck.model import RunReport
     from netcheck.output import OutputError, check_writable_file, write_path
+    from netcheck.render.json import ReportLoadError, load
 
     if len(args.format) != 1:
         raise UsageError("report takes one --format")
-    import json
-
     try:
-        doc = json.loads(args.report.read_text(encoding="utf-8"))
-        report = RunReport.from_dict(doc)
-    except FileNotFoundError:
-        raise UsageError(f"{args.report}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{args.report}: cannot read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{args.report}: not JSON (line {exc.lineno}: {exc.msg})") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{args.report}: not a netcheck report ({exc})") from None
+        report = load(args.report, validate=True)
+    except ReportLoadError as exc:
+        raise UsageError(str(exc)) from None
     output = args.output if args.output is not None else Path("-")
     fmt = args.format[0]
     try:

@@ -11,7 +11,7 @@ This is the single place to edit wording. A code has:
   ``{port}`` ``{ip}`` ``{target}`` (IP, or host through a proxy) ``{issuer}``
   ``{status}`` ``{proxy}`` ``{resolver}`` ``{addresses}`` ``{expected}``
   ``{unexpected}`` ``{missing}`` ``{version}`` ``{min_version}`` ``{days}``
-  ``{server}``.
+  ``{server}`` ``{filter}`` (a recognised proxy/filter product).
 
 Codes are a contract (DESIGN.md): new ones may be added under the same phase
 prefixes; none is renamed or removed.
@@ -195,7 +195,8 @@ _TABLE: tuple[Code, ...] = (
        "Check {host}:{port}: it answered HTTP {status}{server}, expected {expected}."),
     _c("http.proxy_block", "fail", "fail",
        "The answer came from a proxy or filter block page, not the vendor.",
-       "Allow {host}:{port} on the web filter {server}: it answered with a block page."),
+       "Allow {host}:{port} on the web filter ({filter}): it answered with its block "
+       "page (HTTP {status}) instead of the vendor's origin."),
     _c("http.timeout", "fail", "fail",
        "No HTTP answer within the timeout.",
        "Check the path to {host}:{port}: the request got no HTTP answer."),

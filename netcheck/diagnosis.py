@@ -141,7 +141,7 @@ def action_values(*, host: str, port: int, ip: str | None, dns: DnsResult,
         values["resolver"] = resolver
     if data.get("proxy") or proxy:
         values["proxy"] = data.get("proxy") or proxy
-    for key in ("issuer", "status", "version", "min_version"):
+    for key in ("issuer", "status", "version", "min_version", "filter"):
         if data.get(key) is not None:
             values[key] = data[key]
     days = data.get("days_left", data.get("days"))

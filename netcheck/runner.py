@@ -134,6 +134,12 @@ def plan_targets(dns: DnsResult, expected: tuple[str, ...],
     return plan
 
 
+def _ms(since: float) -> float:
+    """Milliseconds since a perf_counter() reading, to the microsecond (what
+    the report keeps, so a saved report loads back equal)."""
+    return round((time.perf_counter() - since) * 1000, 3)
+
+
 def _utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -187,7 +193,7 @@ class Run:
             tool_version=__version__,
             started_at=self._started_at,
             finished_at=_utc_now(),
-            duration_ms=(time.perf_counter() - self._t0) * 1000,
+            duration_ms=_ms(self._t0),
             interrupted=self.interrupted if interrupted is None else interrupted,
             host=host,
             catalog=CatalogInfo(self.catalog.source, self.catalog.sha256,
@@ -235,7 +241,7 @@ class Run:
         async with self._dns_slots:
             t0 = time.perf_counter()
             answer = await dns.query(host, self.options.probe.resolvers, timeout)
-            return answer, (time.perf_counter() - t0) * 1000
+            return answer, _ms(t0)
 
     async def _endpoint(self, index: int, ep: Endpoint) -> None:
         proxy = self.options.probe.proxy
@@ -295,8 +301,11 @@ class Run:
                     results.append(result)
                     stop = result.status in ("fail", "skip") or conn is None
             finally:
+                # A failed exchange may have a hostile peer still sending: a
+                # graceful TLS shutdown would wait for it, so abort quickly.
+                clean = all(r.status in ("pass", "warn") for r in results)
                 for c in opened:
-                    await c.aclose()
+                    await c.aclose(timeout=1.0 if clean else 0.1)
         status = codes.worst([r.status for r in results])
         return TargetResult(ip=ip, source=source, status=status, phases=tuple(results))
 
@@ -312,8 +321,7 @@ class Run:
         except TimeoutError:
             result, out = outcome(name, p.timeout_code,
                                   f"no answer within {ctx.timeout:g} s"), None
-        ms = (time.perf_counter() - t0) * 1000
-        return replace(result, duration_ms=ms), out
+        return replace(result, duration_ms=_ms(t0)), out
 
 
 # -- where the run happened ---------------------------------------------------
