@@ -247,8 +247,8 @@ async def _connect(conn: Connection, proxy: ProxyConfig, host: str, port: int,
         return outcome(PHASE, "proxy.error",
                        redact(f"Proxy {proxy.display} answered CONNECT {target} with "
                               f"something that is not a valid HTTP reply: {exc}.", proxy), data)
-    except (OSError, ssl.SSLError) as exc:
-        reason = exc.strerror or exc.__class__.__name__ if isinstance(exc, OSError) else str(exc)
+    except OSError as exc:  # ssl.SSLError included (TLS to an https:// proxy)
+        reason = exc.strerror or str(exc) or type(exc).__name__
         return outcome(PHASE, "proxy.error",
                        redact(f"The connection to proxy {proxy.display} failed during "
                               f"CONNECT {target}: {reason}.", proxy), data)
