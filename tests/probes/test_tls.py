@@ -1,0 +1,410 @@
+"""The TLS phase against real loopback TLS servers, one certificate (or
+protocol) per verdict, and the pure verdict function on its own.
+
+OpenSSL reports one verification error at a time, so every case has its own
+certificate."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import ssl
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netcheck.catalog import Endpoint, TlsPolicy
+from netcheck.lab.pki import LabPki, days_from_now
+from netcheck.lab.tcp_servers import ResettingServer, SilentServer, StreamServer
+from netcheck.lab.tls_servers import WRONG_HOST, PlainHttpServer, Scenario, TlsServer
+from netcheck.model import PhaseResult
+from netcheck.probes import tcp, tls
+from netcheck.probes.base import Connection, ProbeContext, ProbeOptions
+from netcheck.probes.tls import CertInfo, Problem, VerifyError, classify
+
+HOST = "wss.lab.netcheck.test"
+
+
+@pytest.fixture(scope="module")
+def pki() -> Iterator[LabPki]:
+    lab = LabPki()
+    yield lab
+    lab.close()
+
+
+@asynccontextmanager
+async def scenario(pki: LabPki, name: Scenario) -> AsyncIterator[TlsServer]:
+    async with TlsServer.for_scenario(pki, name, HOST) as server:
+        yield server
+
+
+async def probe(server: StreamServer, *, ca_bundle: Path | None, timeout: float = 1.0,
+                policy: TlsPolicy | None = None, warn_days: int = 14
+                ) -> tuple[PhaseResult, Connection | None]:
+    """The TLS phase as the runner drives it: TCP first, reconnect by TCP."""
+    endpoint = Endpoint(name="lab-wss", host=HOST, port=server.port, probe="wss",
+                        timeout=timeout, tls=policy or TlsPolicy())
+
+    async def reconnect() -> Connection:
+        return await tcp.connect(server.host, server.port, timeout)
+
+    ctx = ProbeContext(endpoint=endpoint, ip=server.host,
+                       options=ProbeOptions(ca_bundle=ca_bundle, cert_warn_days=warn_days),
+                       reconnect=reconnect)
+    conn = await tcp.connect(server.host, server.port, timeout)
+    try:
+        return await tls.run(ctx, conn)
+    finally:
+        await conn.aclose()
+
+
+def assert_cert_facts(data: dict[str, Any] | Any) -> None:
+    for key in ("version", "cipher", "alpn", "subject", "issuer", "san", "not_before",
+                "not_after", "sha256", "chain", "trusted_by", "verify_error", "problems"):
+        assert key in data, key
+    assert data["san"] == [HOST] or data["san"] == [WRONG_HOST]
+    assert data["not_after"].endswith("Z")
+    assert len(data["sha256"]) == 64
+
+
+# -- real sockets ----------------------------------------------------------------
+
+async def test_good_certificate_is_tls_ok_on_one_connection(pki: LabPki) -> None:
+    # Given a server with the vendor's certificate, trusted through --ca-bundle
+    async with scenario(pki, "good") as server:
+        # When the TLS phase runs on the runner's connection
+        result, conn = await probe(server, ca_bundle=pki.ca_bundle)
+        # Then it verifies, upgrades that connection in place, and opened no other
+        assert (result.code, result.status) == ("tls.ok", "pass")
+        assert conn is not None and conn.tls
+        assert server.accepted == 1 and server.handshakes == 1
+    data = result.data
+    assert_cert_facts(data)
+    assert data["trusted_by"] == "public" and data["verify_error"] is None
+    assert data["version"] == "TLSv1.3" and data["alpn"] == "http/1.1"
+    assert data["issuer"].startswith("OU=Testing CA") and "netcheck lab vendor CA" in data["issuer"]
+    assert data["problems"] == []
+    assert result.detail == (f"TLSv1.3 with {HOST} verified: issued by {data['issuer']}, "
+                             f"valid until {data['not_after']}.")
+
+
+async def test_expired_certificate_fingerprint_is_the_lab_certificate(pki: LabPki) -> None:
+    # Given a server whose certificate (made here, so its DER is known) has expired
+    leaf = pki.vendor.issue_cert(HOST, not_before=days_from_now(-30),
+                                 not_after=days_from_now(-1))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    leaf.configure_cert(context)
+    der = ssl.PEM_cert_to_DER_cert(leaf.cert_chain_pems[0].bytes().decode())
+    async with TlsServer(context) as server:
+        # When the TLS phase runs
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle)
+        # Then the code is tls.expired, from a second (unverified) look
+        assert (result.code, result.status) == ("tls.expired", "fail")
+        assert server.accepted == 2
+    data = result.data
+    # And the fingerprint is the certificate's, though it failed verification
+    assert data["sha256"] == hashlib.sha256(der).hexdigest()
+    assert data["verify_error"] == "certificate has expired"
+    assert data["trusted_by"] == "public"
+    assert result.detail == (f"{HOST} at 127.0.0.1:{server.port}: the certificate expired "
+                             f"on {data['not_after']}.")
+
+
+async def test_not_yet_valid_certificate(pki: LabPki) -> None:
+    # Given a server whose certificate starts the day after tomorrow
+    async with scenario(pki, "not_yet_valid") as server:
+        # When the TLS phase runs
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle)
+    # Then the code is tls.not_yet_valid and the detail names the start date
+    assert (result.code, result.status) == ("tls.not_yet_valid", "fail")
+    assert_cert_facts(result.data)
+    assert f"is not valid before {result.data['not_before']}" in result.detail
+    assert result.data["verify_error"] == "certificate is not yet valid"
+
+
+async def test_wrong_host_is_hostname_mismatch(pki: LabPki) -> None:
+    # Given a server presenting a good certificate for another name
+    async with scenario(pki, "wrong_host") as server:
+        # When the TLS phase runs
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle)
+    # Then the code is tls.hostname_mismatch, naming both names
+    assert (result.code, result.status) == ("tls.hostname_mismatch", "fail")
+    assert_cert_facts(result.data)
+    assert result.detail == (f"{HOST} at 127.0.0.1:{server.port}: the certificate names "
+                             f"{WRONG_HOST}, not {HOST}.")
+    assert result.data["verify_error"].startswith("Hostname mismatch")
+
+
+async def test_rogue_ca_is_untrusted(pki: LabPki) -> None:
+    # Given a server whose CA no trust set holds
+    async with scenario(pki, "untrusted") as server:
+        # When the TLS phase runs
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle)
+    # Then the code is tls.untrusted, naming the issuer
+    assert (result.code, result.status) == ("tls.untrusted", "fail")
+    assert_cert_facts(result.data)
+    assert result.data["trusted_by"] is None
+    assert "netcheck lab unknown CA" in result.detail
+    assert "trusted by neither the public web PKI nor the system store" in result.detail
+    assert result.data["verify_error"] == "unable to get local issuer certificate"
+
+
+async def test_enterprise_ca_in_system_store_is_intercepted(
+        pki: LabPki, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a machine whose system store holds the enterprise CA
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.system_bundle))
+    async with scenario(pki, "enterprise") as server:
+        # When the TLS phase runs against a certificate that enterprise CA issued
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle)
+    # Then it is tls.intercepted: only the system store trusts the chain
+    assert (result.code, result.status) == ("tls.intercepted", "fail")
+    assert result.data["trusted_by"] == "system"
+    assert "netcheck lab enterprise CA" in result.detail
+    assert "trusted by this host's system store only" in result.detail
+
+
+async def test_enterprise_ca_without_system_trust_is_untrusted(pki: LabPki) -> None:
+    # Given the same certificate on a machine whose store lacks the enterprise CA
+    async with scenario(pki, "enterprise") as server:
+        # When the TLS phase runs
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle)
+    # Then nothing vouches for it: tls.untrusted (the store is read anew, not cached)
+    assert (result.code, result.data["trusted_by"]) == ("tls.untrusted", None)
+
+
+async def test_inspection_product_issuer_is_intercepted(pki: LabPki) -> None:
+    # Given a server whose (untrusted) CA is named after Zscaler
+    async with scenario(pki, "inspection") as server:
+        # When the TLS phase runs
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle)
+    # Then it is tls.intercepted, naming the product; untrusted is listed too
+    assert (result.code, result.status) == ("tls.intercepted", "fail")
+    assert "names the TLS-inspection product Zscaler" in result.detail
+    assert [p["code"] for p in result.data["problems"]] == ["tls.intercepted", "tls.untrusted"]
+
+
+async def test_expected_issuer_mismatch_is_intercepted(pki: LabPki) -> None:
+    # Given a good server but an endpoint that expects DigiCert
+    async with scenario(pki, "good") as server:
+        # When the TLS phase runs
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle,
+                                policy=TlsPolicy(expected_issuers=("DigiCert",)))
+        # Then the verified chain is still not the vendor's: tls.intercepted
+        assert server.accepted == 1
+    assert (result.code, result.status) == ("tls.intercepted", "fail")
+    assert "matches none of the expected issuers (DigiCert)" in result.detail
+
+
+async def test_certificate_expiring_in_three_days_warns(pki: LabPki) -> None:
+    # Given a good certificate that expires in 3 days
+    async with scenario(pki, "expiring") as server:
+        # When the TLS phase runs with a 14-day warning window
+        result, conn = await probe(server, ca_bundle=pki.ca_bundle, warn_days=14)
+        # Then it warns, on the one connection, which stays usable
+        assert server.accepted == 1 and conn is not None and conn.tls
+    assert (result.code, result.status) == ("tls.expiring_soon", "warn")
+    assert result.data["days"] in (2, 3)
+    assert f"the certificate expires on {result.data['not_after']}, in" in result.detail
+
+
+async def test_tls11_only_server_is_tls_version(pki: LabPki) -> None:
+    # Given a server that speaks only TLS 1.0-1.1 (its refusal is a bare
+    # close: an asyncio/OpenSSL server drops the alert)
+    async with scenario(pki, "tls11") as server:
+        # When the TLS phase runs
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle)
+    # Then the unverified look finds TLS 1.1: tls.version, not tls.reset
+    assert (result.code, result.status) == ("tls.version", "fail")
+    assert result.data["version"] == "TLSv1.1"
+    assert "negotiated TLSv1.1, below the minimum TLS 1.2" in result.detail
+
+
+async def test_tls12_server_below_a_13_minimum_is_tls_version(pki: LabPki) -> None:
+    # Given a TLS 1.2-only server and an endpoint that requires TLS 1.3
+    async with scenario(pki, "tls12") as server:
+        # When the TLS phase runs
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle,
+                                policy=TlsPolicy(min_version="1.3"))
+        # Then the negotiated version is compared after the handshake
+        assert server.accepted == 1
+    assert (result.code, result.status) == ("tls.version", "fail")
+    assert result.data["version"] == "TLSv1.2"
+    assert result.detail == (f"{HOST} at 127.0.0.1:{server.port}: negotiated TLSv1.2, "
+                             "below the minimum TLS 1.3.")
+
+
+async def test_reset_after_client_hello_is_tls_reset(pki: LabPki) -> None:
+    # Given a server that resets the connection once it has the ClientHello
+    async with ResettingServer() as server:
+        # When the TLS phase runs
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle)
+        # Then it is tls.reset (the second look was reset as well)
+        assert server.accepted == 2
+    assert (result.code, result.status) == ("tls.reset", "fail")
+    assert result.detail == (f"{HOST} at 127.0.0.1:{server.port}: the connection was "
+                             "reset (RST) after the ClientHello.")
+
+
+async def test_silent_server_is_tls_timeout(pki: LabPki) -> None:
+    # Given a server that accepts and never answers the ClientHello
+    async with SilentServer() as server:
+        # When the TLS phase runs with a 0.5 s timeout
+        started = time.monotonic()
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle, timeout=0.5)
+        elapsed = time.monotonic() - started
+    # Then it gives up after the timeout: tls.timeout
+    assert (result.code, result.status) == ("tls.timeout", "fail")
+    assert result.detail == (f"{HOST} at 127.0.0.1:{server.port}: the handshake did not "
+                             "complete.")
+    assert 0.45 <= elapsed < 1.5
+
+
+async def test_plain_http_on_tls_port_is_protocol_error(pki: LabPki) -> None:
+    # Given plain HTTP where TLS is expected
+    async with PlainHttpServer() as server:
+        # When the TLS phase runs
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle)
+        assert server.accepted == 1
+    # Then it is tls.protocol_error, with OpenSSL's reason
+    assert (result.code, result.status) == ("tls.protocol_error", "fail")
+    assert "wrong version number" in result.detail
+
+
+async def test_connection_closed_before_hello_is_tls_reset(pki: LabPki) -> None:
+    # Given a server that closes as soon as it accepts
+    async def close_at_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    async with StreamServer(close_at_once) as server:
+        # When the TLS phase runs
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle)
+    # Then it is tls.reset
+    assert (result.code, result.status) == ("tls.reset", "fail")
+
+
+# -- the pure verdict -------------------------------------------------------------
+
+NOW = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)
+
+
+def cert(*, issuer: str = "CN=Vendor CA,O=Vendor", san: tuple[str, ...] = (HOST,),
+         days_left: float = 300, days_old: float = 30, subject: str = f"CN={HOST}") -> CertInfo:
+    return CertInfo(subject=subject, issuer=issuer, san=san,
+                    not_before=NOW - dt.timedelta(days=days_old),
+                    not_after=NOW + dt.timedelta(days=days_left), sha256="00" * 32)
+
+
+def test_classify_clean_chain_is_ok() -> None:
+    assert classify([cert()], HOST, NOW, None, False, TlsPolicy(), 14) == ("tls.ok", [])
+
+
+def test_classify_precedence_lists_every_problem() -> None:
+    # Given an expired, wrong-host certificate from a CA nobody trusts
+    chain = [cert(san=("other.example",), days_left=-2)]
+    verify = VerifyError(20, "unable to get local issuer certificate")
+    # When classified
+    code, problems = classify(chain, HOST, NOW, verify, False, TlsPolicy(), 14)
+    # Then untrusted wins, and all three defects are listed in precedence order
+    assert code == "tls.untrusted"
+    assert [p.code for p in problems] == ["tls.untrusted", "tls.hostname_mismatch",
+                                          "tls.expired"]
+
+
+def test_classify_inspection_beats_untrusted_and_version_beats_expiring() -> None:
+    chain = [cert(issuer="CN=Zscaler Intermediate Root CA,O=Zscaler Inc.", days_left=3)]
+    code, problems = classify(chain, HOST, NOW, VerifyError(20, "x"), False, TlsPolicy(), 14,
+                              version="TLSv1.1")
+    assert code == "tls.intercepted"
+    assert [p.code for p in problems] == ["tls.intercepted", "tls.untrusted", "tls.version",
+                                          "tls.expiring_soon"]
+    code, problems = classify([cert(days_left=3)], HOST, NOW, None, False, TlsPolicy(), 14,
+                              version="TLSv1.1")
+    assert code == "tls.version"
+
+
+def test_classify_system_only_trust_is_intercepted() -> None:
+    code, problems = classify([cert(issuer="CN=Corp Root")], HOST, NOW, VerifyError(20, "x"),
+                              True, TlsPolicy(), 14)
+    assert code == "tls.intercepted"
+    assert problems == [Problem("tls.intercepted", "the chain to CN=Corp Root is trusted by "
+                                "this host's system store only, not by the public web PKI")]
+
+
+def test_classify_checks_intermediates_dates() -> None:
+    # Given a good leaf under an intermediate that expired / expires soon
+    leaf = cert()
+    for days, expected in ((-1, "tls.expired"), (5, "tls.expiring_soon")):
+        inter = cert(subject="CN=Vendor Intermediate", days_left=days, san=())
+        code, problems = classify([leaf, inter], HOST, NOW, None, False, TlsPolicy(), 14)
+        assert code == expected
+        assert "the intermediate CN=Vendor Intermediate" in problems[0].detail
+
+
+def test_classify_unexplained_openssl_error_is_untrusted() -> None:
+    code, problems = classify([cert()], HOST, NOW, VerifyError(24, "invalid CA certificate"),
+                              False, TlsPolicy(), 14)
+    assert code == "tls.untrusted"
+    assert problems[0].detail == "OpenSSL rejected the chain: invalid CA certificate"
+
+
+def test_classify_without_chain_falls_back_to_the_verify_code() -> None:
+    assert classify([], HOST, NOW, VerifyError(10, "certificate has expired"), False,
+                    TlsPolicy(), 14)[0] == "tls.expired"
+
+
+def test_hostname_matching() -> None:
+    assert tls.hostname_matches("a.example.com", ["*.example.com"])
+    assert not tls.hostname_matches("a.b.example.com", ["*.example.com"])
+    assert not tls.hostname_matches("example.com", ["*.example.com"])
+    assert tls.hostname_matches("A.Example.com.", ["a.example.com"])
+    assert tls.hostname_matches("127.0.0.1", ["127.0.0.1"])
+    assert not tls.hostname_matches("127.0.0.1", ["*.0.0.1"])
+
+
+def test_dn_from_ssl_matches_cryptography_order() -> None:
+    rdns = ((("countryName", "US"),), (("organizationName", "Acme, Inc."),),
+            (("commonName", "Acme CA"),))
+    assert tls.dn_from_ssl(rdns) == "CN=Acme CA,O=Acme\\, Inc.,C=US"
+
+
+def test_prober_registration() -> None:
+    assert tls.PROBER.phase == "tls" and tls.PROBER.timeout_code == "tls.timeout"
+
+
+async def test_failed_handshake_leaves_a_closed_connection(pki: LabPki) -> None:
+    # Given a server whose certificate fails verification
+    async with scenario(pki, "untrusted") as server:
+        endpoint = Endpoint(name="lab-wss", host=HOST, port=server.port, probe="wss",
+                            timeout=1.0)
+        ctx = ProbeContext(endpoint=endpoint, ip=server.host,
+                           options=ProbeOptions(ca_bundle=pki.ca_bundle))
+        conn = await tcp.connect(server.host, server.port, 1.0)
+        # When the TLS phase runs (no reconnect: verdict from OpenSSL's error alone)
+        result, returned = await tls.run(ctx, conn)
+        # Then the code still follows the error, and the connection is dead
+        # and closes at once (no wait for a close that never comes)
+        assert result.code == "tls.untrusted"
+        assert result.data["inspect_error"] == "no second connection possible"
+        assert returned is conn and conn.reader.at_eof()
+        started = time.monotonic()
+        await conn.aclose()
+        assert time.monotonic() - started < 0.2
+
+
+def test_importing_the_probe_does_not_load_cryptography() -> None:
+    # Given a fresh interpreter / When the TLS probe is imported
+    import subprocess
+    import sys
+
+    import netcheck
+    repo = str(Path(netcheck.__file__).resolve().parent.parent)
+    code = "import sys, netcheck.probes.tls; print('cryptography' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={"PYTHONPATH": repo}).stdout.strip()
+    # Then cryptography is left for the failure path
+    assert out == "False"
