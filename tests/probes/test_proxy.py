@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import ssl
+import struct
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -50,8 +52,8 @@ class Scripted:
     """
 
     def __init__(self, reply: bytes | None, *, close: bool = False,
-                 read_head: bool = True) -> None:
-        self.reply, self.close, self.read_head = reply, close, read_head
+                 read_head: bool = True, reset: bool = False) -> None:
+        self.reply, self.close, self.read_head, self.reset = reply, close, read_head, reset
         self.heads: list[bytes] = []
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
@@ -70,6 +72,11 @@ class Scripted:
         try:
             if self.read_head:
                 self.heads.append(await reader.readuntil(b"\r\n\r\n"))
+            if self.reset:
+                # SO_LINGER 0: close() sends an RST instead of a FIN
+                sock = writer.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return
             if self.reply is not None:
                 writer.write(self.reply)
                 await writer.drain()
@@ -340,6 +347,19 @@ async def test_peer_that_closes_before_reading_is_proxy_error() -> None:
         f"CONNECT {OK_HOST}:443.",
         f"The connection to proxy http://127.0.0.1:{server.port} failed during "
         f"CONNECT {OK_HOST}:443: Connection reset by peer.")
+
+
+async def test_reset_during_connect_is_proxy_error() -> None:
+    # Given a proxy that reads CONNECT and answers with an RST
+    async with scripted(None, reset=True) as server:
+        # When the proxy phase runs
+        result, out, conn = await probe(OK_HOST, 443, http_proxy(server.port))
+        await conn.aclose()
+    # Then proxy.error, saying the connection was reset
+    assert (result.code, result.status) == ("proxy.error", "fail")
+    assert result.detail == (f"The connection to proxy http://127.0.0.1:{server.port} failed "
+                             f"during CONNECT {OK_HOST}:443: Connection reset by peer.")
+    assert out is None
 
 
 # -- the lab proxy -----------------------------------------------------------
