@@ -133,6 +133,7 @@ class VerifyError:
 class Problem:
     code: str
     detail: str
+    days: int | None = None  # tls.expiring_soon: days left (the action's {days})
 
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code, "detail": self.detail}
@@ -262,7 +263,8 @@ def _date_problems(chain: Sequence[CertInfo], now: dt.datetime,
         elif cert.not_after - now < dt.timedelta(days=warn_days):
             days = (cert.not_after - now).days
             problems.append(Problem("tls.expiring_soon", f"{what} expires on "
-                                                         f"{iso(cert.not_after)}, in {days} days"))
+                                                         f"{iso(cert.not_after)}, in {days} days",
+                                    days))
     return problems
 
 
@@ -674,10 +676,9 @@ def _result(ctx: ProbeContext, code: str, problems: Sequence[Problem],
             data: dict[str, Any]) -> PhaseResult:
     data["problems"] = [p.to_dict() for p in problems]
     data["min_version"] = ctx.endpoint.tls.min_version
-    days = [re.search(r"in (-?\d+) days", p.detail) for p in problems
-            if p.code == "tls.expiring_soon"]
-    if any(days):
-        data["days"] = min(int(m.group(1)) for m in days if m)
+    days = [p.days for p in problems if p.days is not None]
+    if days:
+        data["days"] = min(days)
     return outcome(PHASE, code, _detail(code, problems, ctx, data), data)
 
 
@@ -695,8 +696,8 @@ async def run(ctx: ProbeContext, conn: Connection | None
     deadline = loop.time() + ctx.timeout
     host = ctx.endpoint.host
     if conn.writer.transport.is_closing() or conn.reader.at_eof():
-        return outcome(PHASE, "tls.reset", f"{host} at {ctx.target}:{ctx.endpoint.port}: "
-                       "the connection was closed before the ClientHello.", {}), conn
+        closed = Problem("tls.reset", "the connection was closed before the ClientHello")
+        return _result(ctx, "tls.reset", [closed], {"error": closed.detail}), conn
     try:
         await _start_tls(conn, public_context(ctx.options.ca_bundle), host, ctx.timeout)
     except (OSError, TimeoutError) as exc:
