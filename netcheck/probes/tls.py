@@ -427,7 +427,8 @@ _HASHED = re.compile(r"^[0-9a-f]{8}\.\d+$")
 
 
 @functools.lru_cache(maxsize=4)
-def _system_store_at(cafile: str | None, dirs: tuple[str, ...]) -> _Store:
+def _system_store_at(cafile: str | None, dirs: tuple[str, ...],
+                     _stamp: tuple[float, ...] = ()) -> _Store:
     data = _read(Path(cafile)) if cafile else b""
     for d in dirs:
         try:
@@ -443,7 +444,16 @@ def _system_store_at(cafile: str | None, dirs: tuple[str, ...]) -> _Store:
 def _system_store() -> _Store:
     # Keyed by the paths in force now, so a changed SSL_CERT_FILE (a test's
     # monkeypatch, an operator's shell) is never answered from a stale cache.
-    return _system_store_at(*system_store_paths())
+    cafile, dirs = system_store_paths()
+    stamp = tuple(_mtime(p) for p in (cafile, *dirs) if p)  # a rewritten bundle is re-read
+    return _system_store_at(cafile, dirs, stamp)
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
 
 
 def _signed_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
