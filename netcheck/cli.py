@@ -252,12 +252,13 @@ def _proxy_settings(args: argparse.Namespace) -> tuple[ProxyConfig | None, str]:
 
     if args.no_proxy:
         return None, ""
+    # curl applies NO_PROXY to an explicit proxy (-x) as well.
+    no_proxy = proxyconf.no_proxy_from_env(os.environ)
     if args.proxy:
         try:
-            return proxyconf.parse_proxy_url(args.proxy), ""
+            return proxyconf.parse_proxy_url(args.proxy), no_proxy
         except ValueError as exc:
             raise UsageError(f"--proxy: {exc}") from None
-    no_proxy = os.environ.get("no_proxy", os.environ.get("NO_PROXY", ""))
     try:
         return proxyconf.proxy_from_env(os.environ), no_proxy
     except ValueError as exc:

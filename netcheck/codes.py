@@ -11,7 +11,8 @@ This is the single place to edit wording. A code has:
   ``{port}`` ``{ip}`` ``{target}`` (IP, or host through a proxy) ``{issuer}``
   ``{status}`` ``{proxy}`` ``{resolver}`` ``{addresses}`` ``{expected}``
   ``{unexpected}`` ``{missing}`` ``{version}`` ``{min_version}`` ``{days}``
-  ``{server}`` ``{filter}`` (a recognised proxy/filter product).
+  ``{server}`` ``{filter}`` (a recognised proxy/filter product) ``{hint}`` (a
+  sentence with a leading space, or empty).
 
 Codes are a contract (DESIGN.md): new ones may be added under the same phase
 prefixes; none is renamed or removed.
@@ -110,7 +111,8 @@ _TABLE: tuple[Code, ...] = (
     _c("proxy.ok", "pass", None, "The proxy opened the tunnel.", ""),
     _c("proxy.denied", "fail", "fail",
        "The proxy refused to open a tunnel to the host.",
-       "Add {host}:{port} to the allow-list of proxy {proxy} (CONNECT answered {status})."),
+       "Add {host}:{port} to the allow-list of proxy {proxy} (CONNECT answered {status})."
+       "{hint}"),
     _c("proxy.auth_required", "fail", "fail",
        "The proxy requires authentication (407).",
        "Give netcheck and the product credentials for proxy {proxy}, or exempt "

@@ -133,6 +133,7 @@ def action_values(*, host: str, port: int, ip: str | None, dns: DnsResult,
         "addresses": _join(dns.addresses), "expected": _join(dns.expected_ips),
         "unexpected": _join(dns.unexpected), "missing": _join(dns.missing),
         "server": "",
+        "hint": f" {data['hint']}" if data.get("hint") else "",
     }
     if ip is not None:
         values["ip"] = ip

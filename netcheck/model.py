@@ -225,6 +225,9 @@ class HostInfo:
     python: str = ""
     resolvers: tuple[str, ...] = ()
     proxy: str | None = None  # credentials already redacted
+    # Environment facts for support (interfaces, routes, resolv.conf, hosts
+    # entries, proxy variables, clock skew): JSON-ready, secrets redacted.
+    environment: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -233,6 +236,7 @@ class HostInfo:
             "python": self.python,
             "resolvers": list(self.resolvers),
             "proxy": self.proxy,
+            "environment": dict(self.environment),
         }
 
     @classmethod
@@ -243,6 +247,7 @@ class HostInfo:
             python=d.get("python", ""),
             resolvers=tuple(d.get("resolvers", ())),
             proxy=d.get("proxy"),
+            environment=dict(d.get("environment", {})),
         )
 
 
@@ -300,6 +305,9 @@ class RunReport:
     options: Mapping[str, Any]
     summary: Summary
     endpoints: tuple[EndpointResult, ...]
+    # What changed since the last run of the same catalogue and selection
+    # (netcheck.history); None when there is no earlier run to compare with.
+    since_last_run: Mapping[str, Any] | None = None
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -320,6 +328,8 @@ class RunReport:
             "summary": self.summary.to_dict(),
             "endpoints": [e.to_dict() for e in self.endpoints],
             "findings": [f.to_dict() for f in self.findings],
+            "since_last_run": (dict(self.since_last_run)
+                               if self.since_last_run is not None else None),
         }
 
     @classmethod
@@ -338,4 +348,5 @@ class RunReport:
             options=dict(d["options"]),
             summary=Summary.from_dict(d["summary"]),
             endpoints=tuple(EndpointResult.from_dict(e) for e in d["endpoints"]),
+            since_last_run=d.get("since_last_run"),
         )

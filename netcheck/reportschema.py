@@ -202,6 +202,7 @@ def build_schema() -> dict[str, Any]:
             "python": {"type": "string"},
             "resolvers": _str_array(),
             "proxy": {"type": ["string", "null"]},
+            "environment": {"type": "object"},
         }),
         "catalog": _closed({
             "source": {"type": "string"},
@@ -215,6 +216,7 @@ def build_schema() -> dict[str, Any]:
         "endpoints": {"type": "array", "items": {"$ref": "#/$defs/endpoint"}},
         "findings": {"type": "array", "items": {"$ref": "#/$defs/finding"}},
         "change_request": {"$ref": "#/$defs/change_request"},
+        "since_last_run": {"type": ["object", "null"]},
     }, optional=("change_request",))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

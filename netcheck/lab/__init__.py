@@ -379,7 +379,7 @@ def demo(args: argparse.Namespace) -> int:
             from netcheck.catalog import CatalogError
 
             try:
-                catalog = select(catalog, cli._split(args.only), cli._split(args.tag))
+                catalog = select(catalog, args.only or [], args.tag or [])
             except CatalogError as exc:
                 raise cli.UsageError("; ".join(exc.problems)) from None
         report_box: list[RunReport] = []

@@ -69,7 +69,8 @@ class ProxyConfig:
     @property
     def display(self) -> str:
         auth = "***@" if self.username is not None else ""
-        return f"{self.scheme}://{auth}{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{auth}{host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)

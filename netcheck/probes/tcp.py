@@ -125,7 +125,14 @@ async def run(ctx: ProbeContext, conn: Connection | None = None
     where = _hostport(host, port)
     data: dict[str, Any] = {"remote": host, "remote_port": port}
     try:
-        new = await connect(host, port, ctx.timeout)
+        if ctx.ip is None and ctx.options.proxy is not None:
+            from netcheck.probes.proxy import connect_to_proxy
+
+            # TCP to the proxy, and TLS to it for an https:// proxy (a TLS
+            # failure there is an OSError too: ssl.SSLError subclasses it).
+            new = await connect_to_proxy(ctx.options.proxy, ctx.timeout)
+        else:
+            new = await connect(host, port, ctx.timeout)
     except (OSError, TimeoutError) as exc:
         code, reason = error_code(exc, ipv6=_is_ipv6(host))
         data["error"] = reason

@@ -97,7 +97,8 @@ def _finding(code: str, ep: tuple[str, str, int], ip: str | None, detail: str,
     assert sev is not None
     summary = f"{entry.meaning} {detail}".strip()
     action = codes.render_action(code, {"host": host, "port": port, "ip": ip,
-                                        "target": ip or host, **values})
+                                        "target": ip or host, "server": "", "hint": "",
+                                        **values})
     return Finding(code=code, severity=sev, endpoint=name, host=host, ip=ip, port=port,
                    summary=summary, action=action)
 
