@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import ipaddress
 import logging
 import os
@@ -165,7 +166,23 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                            help="log what every phase does (to stderr)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Commands that live in modules of their own. Each module has
+# ``add_arguments(parser)`` and ``main(args) -> int``; it is imported only
+# when its command is the one asked for, so ``netcheck --help`` stays fast.
+EXTERNAL_COMMANDS: dict[str, tuple[str, str]] = {
+    "diff": ("netcheck.diff", "compare two saved JSON reports (exit 1 on regressions)"),
+    "history": ("netcheck.history", "list past runs from reports/history.jsonl"),
+    "serve": ("netcheck.serve", "run on a schedule and serve Prometheus metrics"),
+    "bundle": ("netcheck.bundle", "run and pack a support bundle (zip) to send to support"),
+    "consent-url": ("netcheck.consent", "print (and check) the tenant's admin-consent URL"),
+}
+
+
+def _requested_command(argv: Sequence[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="netcheck",
         description="Can this machine reach every endpoint the product needs? "
@@ -200,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", type=_formats, required=True, metavar="FMT")
     report.add_argument("--output", type=Path, metavar="PATH",
                         help="write here ('-' or absent: stdout)")
+
+    wanted = _requested_command(argv)
+    for name, (module, help_text) in EXTERNAL_COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:])
+        if name == wanted:
+            importlib.import_module(module).add_arguments(p)
     return parser
 
 
@@ -268,8 +291,12 @@ def _proxy_settings(args: argparse.Namespace) -> tuple[ProxyConfig | None, str]:
 def _check_ca_bundle(path: Path) -> None:
     import ssl
 
+    from netcheck.probes.tls import public_context
+
     try:
-        ctx = ssl.create_default_context(cafile=str(path))
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(cafile=str(path))
+        public_context(path)  # the probes' own context, built once and cached
     except FileNotFoundError:
         raise UsageError(f"--ca-bundle {path}: no such file") from None
     except PermissionError:
@@ -510,7 +537,8 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
@@ -519,6 +547,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
+        if args.command in EXTERNAL_COMMANDS:
+            command: Callable[[argparse.Namespace], int] = importlib.import_module(
+                EXTERNAL_COMMANDS[args.command][0]).main
+            return command(args)
         return COMMANDS[args.command](args)
     except UsageError as exc:
         fail(str(exc))
