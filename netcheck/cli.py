@@ -145,6 +145,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                        help="ignore proxy environment variables and connect directly")
     net.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
                      help="per-phase timeout (default: the catalogue's, 5 s)")
+    net.add_argument("--deadline", type=_positive_float, metavar="SECONDS",
+                     help="limit for the whole run: phases still running then end with "
+                          "their timeout code, targets not started are skipped")
     net.add_argument("--concurrency", type=_positive_int, default=64, metavar="N",
                      help="at most N targets with an open connection at once (default: 64)")
     net.add_argument("--cert-warn-days", type=_non_negative_int, default=14, metavar="DAYS",
@@ -354,7 +357,8 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
     if args.ca_bundle is not None:
         _check_ca_bundle(args.ca_bundle)
     return RunOptions(probe=_probe_options(args, proxy), targets=args.targets,
-                      concurrency=args.concurrency, no_proxy=no_proxy)
+                      concurrency=args.concurrency, no_proxy=no_proxy,
+                      deadline=args.deadline)
 
 
 def _console(to_stderr: bool) -> Console:

@@ -58,6 +58,11 @@ class RunOptions:
     targets: TargetsMode = "both"
     concurrency: int = 64
     no_proxy: str = ""  # NO_PROXY list: hosts that bypass options.probe.proxy
+    # The whole run's limit in seconds (None: only the per-phase timeouts).
+    # A phase still running when it passes ends with its timeout code; a
+    # target that never got a connection slot is skipped, not failed, so
+    # the report never asks for an allow rule to an address never tried.
+    deadline: float | None = None
 
 
 # -- progress events (the console subscribes; the runner never prints) -------
@@ -168,6 +173,7 @@ class Run:
         self.host = host_info(options.probe,
                               options.probe.proxy.display if options.probe.proxy else None)
         self._t0 = time.perf_counter()
+        self._deadline_at = (self._t0 + options.deadline) if options.deadline else None
         self.interrupted = False
 
     # -- public --------------------------------------------------------------
@@ -202,6 +208,7 @@ class Run:
                 "timeout": o.probe.timeout,
                 "targets": o.targets,
                 "concurrency": o.concurrency,
+                "deadline": o.deadline,
                 "resolvers": list(host.resolvers) if o.probe.resolvers else [],
                 "ca_bundle": str(o.probe.ca_bundle) if o.probe.ca_bundle else None,
                 "cert_warn_days": o.probe.cert_warn_days,
@@ -220,6 +227,12 @@ class Run:
     def _timeout(self, ep: Endpoint) -> float:
         t = self.options.probe.timeout
         return t if t is not None else ep.timeout
+
+    def _remaining(self) -> float | None:
+        """Seconds left before the run's deadline (None: no deadline)."""
+        if self._deadline_at is None:
+            return None
+        return self._deadline_at - time.perf_counter()
 
     async def _dns(self, ep: Endpoint) -> DnsResult:
         from netcheck.probes import dns
@@ -240,6 +253,9 @@ class Run:
 
         async with self._dns_slots:
             t0 = time.perf_counter()
+            remaining = self._remaining()
+            if remaining is not None:
+                timeout = max(0.001, min(timeout, remaining))
             answer = await dns.query(host, self.options.probe.resolvers, timeout)
             return answer, _ms(t0)
 
@@ -295,6 +311,13 @@ class Run:
                     if stop:
                         results.append(skipped(name))
                         continue
+                    remaining = self._remaining()
+                    if remaining is not None and remaining <= 0:
+                        results.append(replace(skipped(name), detail=(
+                            "not run: the run's deadline of "
+                            f"{self.options.deadline:g} s was reached first")))
+                        stop = True
+                        continue
                     result, conn = await self._phase(name, ctx, conn)
                     if conn is not None and all(conn is not c for c in opened):
                         opened.append(conn)
@@ -313,14 +336,20 @@ class Run:
                      ) -> tuple[PhaseResult, Connection | None]:
         p = prober(name)
         t0 = time.perf_counter()
+        # Backstop only: probes honour ctx.timeout themselves, because only
+        # they know where they stalled. The run's deadline may cut it shorter.
+        limit = ctx.timeout + BACKSTOP_GRACE
+        remaining = self._remaining()
+        cut_by_deadline = remaining is not None and remaining < limit
+        if remaining is not None:
+            limit = min(limit, remaining)
         try:
-            # Backstop only: probes honour ctx.timeout themselves, because
-            # only they know where they stalled.
-            async with asyncio.timeout(ctx.timeout + BACKSTOP_GRACE):
+            async with asyncio.timeout(limit):
                 result, out = await p.run(ctx, conn)
         except TimeoutError:
-            result, out = outcome(name, p.timeout_code,
-                                  f"no answer within {ctx.timeout:g} s"), None
+            detail = (f"stopped by the run's deadline of {self.options.deadline:g} s"
+                      if cut_by_deadline else f"no answer within {ctx.timeout:g} s")
+            result, out = outcome(name, p.timeout_code, detail), None
         return replace(result, duration_ms=_ms(t0)), out
 
 

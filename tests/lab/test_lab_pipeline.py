@@ -164,3 +164,35 @@ def test_dns_is_asked_once_per_host(lab: Lab) -> None:
     after = sum(n for (name, rtype), n in lab_dns.queries.items()
                 if name.rstrip(".") == ws_ok.host and rtype == "A")
     assert after - before == 1, key
+
+
+def test_overall_deadline_bounds_the_run(lab: Lab) -> None:
+    # Given three silent endpoints, one connection slot, and a deadline far
+    # below what their timeouts would add up to
+    import dataclasses
+    import time
+
+    from netcheck.catalog import Catalog
+
+    catalog = load_catalog(lab.catalog_path)
+    silent = select(catalog, ["tls-silent"], []).endpoints[0]
+    three = Catalog(catalog.source, catalog.sha256,
+                    tuple(dataclasses.replace(silent, name=f"silent-{i}") for i in range(3)))
+    options = RunOptions(probe=ProbeOptions(resolvers=(lab.resolver,), ca_bundle=lab.ca_bundle,
+                                            timeout=5.0),
+                         concurrency=1, deadline=1.0)
+    # When the run goes
+    start = time.monotonic()
+    report = asyncio.run(run_catalog(catalog=three, options=options))
+    elapsed = time.monotonic() - start
+    # Then it ends at the deadline, not after 3 x 5 s
+    assert elapsed < 3.0
+    first = report.endpoints[0].targets[0].phases
+    assert [(p.phase, p.code) for p in first] == [("tcp", "tcp.ok"), ("tls", "tls.timeout")]
+    assert "deadline of 1 s" in first[1].detail
+    # And targets that never got a slot are skipped with the reason, not failed
+    for ep in report.endpoints[1:]:
+        (target,) = ep.targets
+        assert target.status == "skip"
+        assert "deadline" in target.phases[0].detail
+    assert report.options["deadline"] == 1.0
