@@ -36,6 +36,10 @@ ProbeKind = Literal["wss", "https", "tls", "tcp"]
 class TlsPolicy:
     min_version: str = "1.2"  # "1.0" | "1.1" | "1.2" | "1.3"
     expected_issuers: tuple[str, ...] = ()  # substrings of the issuer DN; empty = any
+    # HPKP-style pins (RFC 7469 pin-sha256): base64 of the SHA-256 of a
+    # certificate's DER SubjectPublicKeyInfo. The chain passes when any
+    # presented certificate's key matches one pin; empty = no pinning.
+    pin_sha256: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +92,7 @@ _DEFAULT_KEYS = ("timeout", "required")
 _ENDPOINT_KEYS = ("name", "host", "port", "probe", "path", "expected_ips", "tags",
                   "purpose", "required", "timeout", "expect_status", "tls")
 _REQUIRED_KEYS = ("name", "host", "port", "probe")
-_TLS_KEYS = ("min_version", "expected_issuers")
+_TLS_KEYS = ("min_version", "expected_issuers", "pin_sha256")
 
 _NAME_RE = r"[a-z0-9._-]+"
 _NAME_RULE = "use only a-z, 0-9, '.', '_' and '-'"
@@ -649,6 +653,8 @@ def _tls(value: Any, place: str, problems: list[str]) -> TlsPolicy | _Bad:
     if "expected_issuers" in given:
         fields["expected_issuers"] = _issuers(given["expected_issuers"],
                                               place + ".expected_issuers", problems)
+    if "pin_sha256" in given:
+        fields["pin_sha256"] = _pins(given["pin_sha256"], place + ".pin_sha256", problems)
     if _BAD in fields.values():
         return _BAD
     return TlsPolicy(**fields)
@@ -674,6 +680,30 @@ def _issuers(value: Any, place: str, problems: list[str]) -> tuple[str, ...] | _
             bad = _type(item, "a string", f"{place}[{i}]", problems) is _BAD
         elif not item.strip():
             problems.append(f"{place}[{i}]: an empty issuer would match every certificate")
+            bad = True
+    return _BAD if bad else tuple(cast(list[str], items))
+
+
+def _pins(value: Any, place: str, problems: list[str]) -> tuple[str, ...] | _Bad:
+    import base64
+    import binascii
+
+    items = _list(value, place, problems)
+    if isinstance(items, _Bad):
+        return items
+    bad = False
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            bad = _type(item, "a string", f"{place}[{i}]", problems) is _BAD
+            continue
+        try:
+            raw = base64.b64decode(item, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            # The form `openssl ... | openssl dgst -sha256 -binary | base64` prints.
+            problems.append(f"{place}[{i}]: {_show(item)} is not a SHA-256 pin "
+                            "(base64 of 32 bytes, 44 characters ending in '=')")
             bad = True
     return _BAD if bad else tuple(cast(list[str], items))
 

@@ -79,7 +79,7 @@ INVALID: dict[str, list[str]] = {
     ],
     "unknown-tls-key": [
         "endpoints[0].tls: unknown key 'min_verison'; did you mean 'min_version'? "
-        "(allowed: min_version, expected_issuers)",
+        "(allowed: min_version, expected_issuers, pin_sha256)",
     ],
     "defaults": [
         f"defaults.timeout: 500 is not a timeout {TIMEOUT_RULE}",
@@ -192,6 +192,16 @@ INVALID: dict[str, list[str]] = {
         "write [DigiCert]",
         "endpoints[1].tls.expected_issuers[0]: an empty issuer would match every certificate",
         "endpoints[1].tls.expected_issuers[1]: expected a string, got an integer (5)",
+    ],
+    "tls-pin-sha256": [
+        "endpoints[0].tls.pin_sha256: expected a list, got a string "
+        "('47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='); "
+        "write [47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=]",
+        "endpoints[1].tls.pin_sha256[1]: 'e3b0c44298fc1c149afbf4c8996fb924' "
+        "is not a SHA-256 pin (base64 of 32 bytes, 44 characters ending in '=')",
+        "endpoints[1].tls.pin_sha256[2]: '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hS' "
+        "is not a SHA-256 pin (base64 of 32 bytes, 44 characters ending in '=')",
+        "endpoints[1].tls.pin_sha256[3]: expected a string, got an integer (7)",
     ],
     "tls-for-tcp": [
         "endpoints[0].tls: only wss, https and tls probes use TLS (probe is tcp)",
@@ -493,3 +503,17 @@ def test_duplicate_keys_are_reported_with_the_other_problems() -> None:
         "line 3, column 59: duplicate key 'probe' (first at line 3, column 47)",
         "endpoints[1].port: 0 is not a port (1-65535)",
     ]
+
+
+def test_tls_pins_are_read() -> None:
+    # Given an endpoint pinning two SPKI hashes (the base64 form HPKP and curl's
+    # --pinnedpubkey "sha256//..." use)
+    pins = ["47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+            "YLh1dUR9y6Kja30RrAn7JKnbQG/uEtLMkBgFF2Fuihg="]
+    text = ("version: 1\nendpoints:\n"
+            f"  - {{name: a, host: a.example.com, port: 443, probe: tls, "
+            f"tls: {{pin_sha256: [{pins[0]}, {pins[1]}]}}}}\n")
+    # When parsed
+    catalog = parse_catalog(text, "t.yaml")
+    # Then the pins are kept in order, the other policy keys at their defaults
+    assert catalog.endpoints[0].tls == TlsPolicy(pin_sha256=tuple(pins))
