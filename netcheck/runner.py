@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import importlib
+import logging
 import platform
 import socket
 import time
@@ -48,8 +49,11 @@ from netcheck.probes.base import (
     Prober,
     outcome,
 )
+from netcheck.sanitize import clean
 
 TargetsMode = Literal["both", "resolved", "expected"]
+
+log = logging.getLogger("netcheck.runner")
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +268,8 @@ class Run:
         proxied = proxy is not None and not _no_proxy_match(
             ep.host, ep.port, self.options.no_proxy)
         dns_result = await self._dns(ep)
+        log.debug("%s dns: %s %s in %.1f ms: %s", ep.name, dns_result.status, dns_result.code,
+                  dns_result.duration_ms, clean(dns_result.detail))
         if proxied:
             plan: list[tuple[str | None, TargetSource]] = [(None, "proxy")]
         else:
@@ -319,6 +325,8 @@ class Run:
                         stop = True
                         continue
                     result, conn = await self._phase(name, ctx, conn)
+                    log.debug("%s %s %s: %s %s in %.1f ms: %s", ep.name, ctx.target, name,
+                              result.status, result.code, result.duration_ms, clean(result.detail))
                     if conn is not None and all(conn is not c for c in opened):
                         opened.append(conn)
                     results.append(result)
@@ -326,9 +334,9 @@ class Run:
             finally:
                 # A failed exchange may have a hostile peer still sending: a
                 # graceful TLS shutdown would wait for it, so abort quickly.
-                clean = all(r.status in ("pass", "warn") for r in results)
+                graceful = all(r.status in ("pass", "warn") for r in results)
                 for c in opened:
-                    await c.aclose(timeout=1.0 if clean else 0.1)
+                    await c.aclose(timeout=1.0 if graceful else 0.1)
         status = codes.worst([r.status for r in results])
         return TargetResult(ip=ip, source=source, status=status, phases=tuple(results))
 
