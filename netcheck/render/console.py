@@ -11,6 +11,7 @@ text passed through :mod:`netcheck.sanitize`, and printing uses
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterable, Iterator
 
 from rich import box
@@ -43,7 +44,8 @@ STYLES = {
     "info": "cyan",
 }
 APP_PHASES = ("websocket", "https", "app")
-_MIN_WIDTH = {"Result": 6, "Port": 5, "Time": 7}
+_MIN_WIDTH = {"Result": 6, "Port": 5, "Time": 7, "Target IP": 15}
+_NO_WRAP = ("Result", "Port", "Time")
 
 
 def _t(value: object, style: str = "", max_len: int | None = LINE_MAX) -> Text:
@@ -118,7 +120,7 @@ def _results_table(report: RunReport, table_box: box.Box) -> Table:
     for name in columns:
         # Short columns keep their width; long names give way (the findings have them).
         table.add_column(name, justify="right" if name in ("Port", "Time") else "left",
-                         no_wrap=name in _MIN_WIDTH, overflow="fold",
+                         no_wrap=name in _NO_WRAP, overflow="fold",
                          min_width=_MIN_WIDTH.get(name),
                          max_width=32 if name == "Endpoint" else None)
     for ep in report.endpoints:
@@ -245,6 +247,10 @@ def print_summary_line(report: RunReport, console: Console) -> None:
 
 def print_report(report: RunReport, console: Console) -> None:
     plain = not console.is_terminal
+    if plain and "COLUMNS" not in os.environ:
+        # A pipe or a file has no width of its own: use the plain render's,
+        # not rich's 80 columns, so IPs and hostnames stay on one line.
+        console.width = max(console.width, PLAIN_WIDTH)
     for part in renderables(report, plain=plain):
         console.print(part, markup=False, highlight=False, emoji=False)
 
