@@ -24,6 +24,10 @@ metric                                                 value
 ``netcheck_build_info{version}``                       1
 =====================================================  ==========================
 
+``netcheck serve`` adds, for the same report, ``netcheck_endpoint_success
+{endpoint,required}`` and ``netcheck_findings_by_code{code,severity}``
+(:func:`exporter_families`), and metrics of its own (see netcheck.serve).
+
 ``target`` is the IP address, or ``proxy`` for the tunnel through a proxy;
 the endpoint's DNS phase has ``target=""`` (it is not per address).
 ``probe_success`` and ``phase_duration_seconds`` have a series only for the
@@ -38,8 +42,9 @@ import datetime as dt
 import re
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 
-from netcheck import sanitize
+from netcheck import codes, sanitize
 from netcheck.model import EndpointResult, PhaseResult, RunReport, TargetResult
 
 STATUSES = ("pass", "warn", "fail", "skip")
@@ -140,7 +145,10 @@ class _Metrics:
                 self.phase(endpoint, target_label(target), phase)
 
 
-def render(report: RunReport) -> str:
+def registry(report: RunReport) -> CollectorRegistry:
+    """The run's metrics, in a registry of their own: what :func:`render`
+    writes, what ``netcheck.pushgateway.push`` sends, and the report part of
+    ``netcheck serve``'s ``/metrics``."""
     m = _Metrics()
     finished = unix_seconds(report.finished_at)
     if finished is not None:
@@ -156,4 +164,50 @@ def render(report: RunReport) -> str:
     for endpoint in report.endpoints:
         m.endpoint(endpoint)
     m.build_info.labels(label(report.tool_version)).set(1)
-    return generate_latest(m.registry).decode("utf-8")
+    return m.registry
+
+
+def render(report: RunReport) -> str:
+    return generate_latest(registry(report)).decode("utf-8")
+
+
+# -- exporter additions ---------------------------------------------------------
+# ``netcheck serve`` adds these to /metrics and /probe. They are derived from the
+# report alone, so they live here beside the others; they are not in the
+# textfile (render) so that its output, which dashboards already read, stays
+# exactly as it was.
+
+def findings_by_code(report: RunReport) -> GaugeMetricFamily:
+    """``netcheck_findings_by_code{code,severity}``: how many findings of each
+    code the run produced. Every code that can be a finding is pre-initialised
+    to 0 with its default severity (blackbox_exporter style), so an alert on a
+    code has a series to compare with before the code first appears."""
+    counts: dict[tuple[str, str], int] = {
+        (c.code, c.severity): 0 for c in codes.CODES.values() if c.severity is not None}
+    for f in report.findings:
+        key = (label(f.code), label(f.severity))
+        counts[key] = counts.get(key, 0) + 1
+    family = GaugeMetricFamily("netcheck_findings_by_code",
+                               "Number of findings of each result code in the run.",
+                               labels=["code", "severity"])
+    for (code, severity), n in counts.items():
+        family.add_metric([code, severity], n)
+    return family
+
+
+def endpoint_success(report: RunReport) -> GaugeMetricFamily:
+    """``netcheck_endpoint_success{endpoint,required}``: 1 if the endpoint passed
+    (possibly with a warning), 0 if it failed or was skipped: the analogue of
+    blackbox_exporter's ``probe_success``, one per endpoint."""
+    family = GaugeMetricFamily("netcheck_endpoint_success",
+                               "1 if the endpoint passed (possibly with a warning), 0 if not.",
+                               labels=["endpoint", "required"])
+    for e in report.endpoints:
+        family.add_metric([label(e.name), str(e.required).lower()],
+                          int(e.status in ("pass", "warn")))
+    return family
+
+
+def exporter_families(report: RunReport) -> list[Metric]:
+    """The exporter's report-derived additions, ready for a custom collector."""
+    return [endpoint_success(report), findings_by_code(report)]
