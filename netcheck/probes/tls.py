@@ -23,7 +23,8 @@ Outcomes (one code per target, by precedence; every defect seen is listed in
 
     tls.intercepted      chain only the system store trusts; or an issuer names
                          an inspection product (netcheck.inspection); or no issuer
-                         matches the endpoint's tls.expected_issuers
+                         matches the endpoint's tls.expected_issuers; or no
+                         certificate's key matches its tls.pin_sha256
     tls.untrusted        neither set trusts the chain (or OpenSSL rejected it)
     tls.hostname_mismatch
     tls.expired / tls.not_yet_valid   leaf or a presented intermediate
@@ -40,6 +41,7 @@ Outcomes (one code per target, by precedence; every defect seen is listed in
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import functools
@@ -119,6 +121,7 @@ class CertInfo:
     not_before: dt.datetime  # aware, UTC
     not_after: dt.datetime
     sha256: str  # hex of the DER's SHA-256
+    spki_sha256: str = ""  # base64 SHA-256 of the DER SubjectPublicKeyInfo (an HPKP pin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +189,8 @@ def classify(chain: Sequence[CertInfo], host: str, now: dt.datetime,
              verify_error: VerifyError | None, system_trusted: bool,
              policy: TlsPolicy, warn_days: int, *,
              public_trusted: bool | None = None,
-             version: str | None = None) -> tuple[str, list[Problem]]:
+             version: str | None = None,
+             anchor_spki: str | None = None) -> tuple[str, list[Problem]]:
     """The one verdict on a presented chain (leaf first): ``(code, problems)``.
 
     ``verify_error`` is OpenSSL's error against the public set (``None``: it
@@ -194,7 +198,9 @@ def classify(chain: Sequence[CertInfo], host: str, now: dt.datetime,
     set whatever its other defects; by default it is read from
     ``verify_error`` (OpenSSL reports a missing anchor before anything else).
     ``system_trusted`` likewise for the system store. ``version`` is the
-    negotiated protocol (``"TLSv1.2"``). Pure: no I/O, no clock.
+    negotiated protocol (``"TLSv1.2"``). ``anchor_spki`` is the pin of the
+    trust anchor the chain verified to, which a pin may name as HPKP allows
+    (the anchor is not in ``chain``). Pure: no I/O, no clock.
     """
     problems: list[Problem] = []
     if public_trusted is None:
@@ -204,6 +210,7 @@ def classify(chain: Sequence[CertInfo], host: str, now: dt.datetime,
             problems.append(Problem(code_for_verify(verify_error.code), verify_error.message))
     else:
         problems += _trust_problems(chain, verify_error, public_trusted, system_trusted, policy)
+        problems += _pin_problems(chain, policy, anchor_spki)
         leaf = chain[0]
         if not hostname_matches(host, leaf.san):
             names = ", ".join(leaf.san) or "no host name (no subjectAltName)"
@@ -247,6 +254,21 @@ def _trust_problems(chain: Sequence[CertInfo], verify_error: VerifyError | None,
         problems.append(Problem("tls.untrusted",
                                 f"OpenSSL rejected the chain: {verify_error.message}"))
     return problems
+
+
+def _pin_problems(chain: Sequence[CertInfo], policy: TlsPolicy,
+                  anchor_spki: str | None) -> list[Problem]:
+    """HPKP's rule (RFC 7469 section 2.6): the path passes when any of its
+    keys is pinned. A certificate re-signed by an inspection box carries the
+    box's key, so no pin matches even when the box's CA is trusted."""
+    if not policy.pin_sha256:
+        return []
+    seen = [c.spki_sha256 for c in chain] + ([anchor_spki] if anchor_spki else [])
+    if any(k in policy.pin_sha256 for k in seen):
+        return []
+    return [Problem("tls.intercepted",
+                    f"no certificate key in the chain issued by {chain[0].issuer} matches "
+                    f"the pinned keys ({', '.join(policy.pin_sha256)})")]
 
 
 def _date_problems(chain: Sequence[CertInfo], now: dt.datetime,
@@ -466,7 +488,14 @@ def _signed_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
 
 def anchored(chain: Sequence[x509.Certificate], store: _Store, max_depth: int = 8) -> bool:
     """Whether the presented chain leads, by names and signatures, to a
-    certificate of ``store``.
+    certificate of ``store`` (see :func:`anchor_of`)."""
+    return anchor_of(chain, store, max_depth) is not None
+
+
+def anchor_of(chain: Sequence[x509.Certificate], store: _Store,
+              max_depth: int = 8) -> x509.Certificate | None:
+    """The certificate of ``store`` the presented chain leads to, by names
+    and signatures; ``None`` when it leads to none.
 
     Deliberately *only* that: dates, host names and extensions are judged by
     :func:`classify` on their own, so an expired leaf under the enterprise CA
@@ -479,18 +508,22 @@ def anchored(chain: Sequence[x509.Certificate], store: _Store, max_depth: int = 
     "untrusted". A name-and-signature walk answers exactly the question asked.
     """
     if not chain:
-        return False
+        return None
 
-    def walk(cert: x509.Certificate, depth: int) -> bool:
+    def walk(cert: x509.Certificate, depth: int) -> x509.Certificate | None:
         if _fingerprint(cert) in store.fingerprints:
-            return True
-        if any(_signed_by(cert, ca) for ca in store.by_subject.get(cert.issuer, ())):
-            return True
+            return cert
+        for ca in store.by_subject.get(cert.issuer, ()):
+            if _signed_by(cert, ca):
+                return ca
         if depth >= max_depth or cert.issuer == cert.subject:
-            return False
-        return any(walk(parent, depth + 1) for parent in chain
-                   if parent is not cert and parent.subject == cert.issuer
-                   and _signed_by(cert, parent))
+            return None
+        for parent in chain:
+            if parent is not cert and parent.subject == cert.issuer and _signed_by(cert, parent):
+                found = walk(parent, depth + 1)
+                if found is not None:
+                    return found
+        return None
 
     return walk(chain[0], 0)
 
@@ -520,6 +553,42 @@ def _when(text: str) -> dt.datetime:
     return dt.datetime.fromtimestamp(ssl.cert_time_to_seconds(text), dt.UTC)
 
 
+def _tlv(der: bytes, pos: int) -> tuple[int, int, int]:
+    """The DER element at ``pos``: (tag, start of its contents, end)."""
+    tag, size = der[pos], der[pos + 1]
+    pos += 2
+    if size & 0x80:
+        n = size & 0x7F
+        size = int.from_bytes(der[pos:pos + n], "big")
+        pos += n
+    if pos + size > len(der):
+        raise ValueError("truncated DER")
+    return tag, pos, pos + size
+
+
+def spki_sha256(der: bytes) -> str:
+    """The HPKP pin of a DER certificate: base64 of the SHA-256 of its
+    SubjectPublicKeyInfo exactly as encoded (RFC 7469 section 2.4), which is
+    what ``openssl x509 -pubkey | openssl pkey -pubin -outform der | openssl
+    dgst -sha256 -binary | base64`` prints. A small DER walk rather than
+    cryptography, so the verified happy path stays free of it; ``""`` for a
+    certificate that is not well-formed DER."""
+    try:
+        _, body, _ = _tlv(der, 0)  # Certificate ::= SEQUENCE
+        tag, pos, _ = _tlv(der, body)  # tbsCertificate ::= SEQUENCE
+        if tag != 0x30:
+            return ""
+        # [0] version (optional), serialNumber, signature, issuer, validity, subject
+        for _ in range(6 if der[pos] == 0xA0 else 5):
+            pos = _tlv(der, pos)[2]
+        tag, _, end = _tlv(der, pos)
+    except (IndexError, ValueError):
+        return ""
+    if tag != 0x30:
+        return ""
+    return base64.b64encode(hashlib.sha256(der[pos:end]).digest()).decode("ascii")
+
+
 def info_from_ssl(info: Mapping[str, Any], der: bytes) -> CertInfo:
     """From ``ssl``'s decoded certificate dict (the happy path: no cryptography)."""
     san = tuple(v.lower() if k == "DNS" else str(ipaddress.ip_address(v.strip()))
@@ -527,11 +596,12 @@ def info_from_ssl(info: Mapping[str, Any], der: bytes) -> CertInfo:
     return CertInfo(subject=dn_from_ssl(info.get("subject", ())),
                     issuer=dn_from_ssl(info.get("issuer", ())), san=san,
                     not_before=_when(info["notBefore"]), not_after=_when(info["notAfter"]),
-                    sha256=hashlib.sha256(der).hexdigest())
+                    sha256=hashlib.sha256(der).hexdigest(), spki_sha256=spki_sha256(der))
 
 
 def info_from_x509(cert: x509.Certificate) -> CertInfo:
     from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
     san: tuple[str, ...] = ()
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -541,7 +611,8 @@ def info_from_x509(cert: x509.Certificate) -> CertInfo:
         pass
     return CertInfo(subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(),
                     san=san, not_before=cert.not_valid_before_utc,
-                    not_after=cert.not_valid_after_utc, sha256=_fingerprint(cert).hex())
+                    not_after=cert.not_valid_after_utc, sha256=_fingerprint(cert).hex(),
+                    spki_sha256=spki_sha256(cert.public_bytes(Encoding.DER)))
 
 
 def _sslobj(writer: asyncio.StreamWriter) -> Any:
@@ -578,6 +649,13 @@ def verified_chain(ssl_object: Any) -> list[CertInfo]:
     return infos[:-1] if len(infos) > 1 else infos
 
 
+def verified_anchor_spki(ssl_object: Any) -> str | None:
+    """The pin of the trust anchor the verified path ends in (``None`` when
+    the server's certificate is itself the anchor, or the path is unknown)."""
+    certs = _chain_certs(ssl_object, verified=True)
+    return spki_sha256(_der(certs[-1])) if len(certs) > 1 else None
+
+
 def presented_ders(ssl_object: Any) -> list[bytes]:
     ders = [_der(c) for c in _chain_certs(ssl_object, verified=False)]
     if not ders:
@@ -611,7 +689,9 @@ def _cert_facts(chain: Sequence[CertInfo]) -> dict[str, Any]:
     return {"subject": leaf.subject, "issuer": leaf.issuer, "san": list(leaf.san),
             "not_before": iso(leaf.not_before), "not_after": iso(leaf.not_after),
             "sha256": leaf.sha256,
-            "chain": [{"subject": c.subject, "issuer": c.issuer} for c in chain]}
+            "chain": [{"subject": c.subject, "issuer": c.issuer, "spki_sha256": c.spki_sha256}
+                      for c in chain],
+            "spki_sha256": [c.spki_sha256 for c in chain]}
 
 
 async def _start_tls(conn: Connection, context: ssl.SSLContext, host: str,
@@ -649,23 +729,28 @@ async def _look(ctx: ProbeContext, budget: float) -> _Seen:
             await conn.aclose(timeout=0.5)
 
 
-def _judge_presented(ctx: ProbeContext, seen: _Seen, first: Failure,
-                     now: dt.datetime) -> tuple[str, list[Problem], list[CertInfo], str | None]:
+def _judge_presented(ctx: ProbeContext, seen: _Seen, first: Failure, now: dt.datetime
+                     ) -> tuple[str, list[Problem], list[CertInfo], str | None, str | None]:
     """Parse and classify the presented chain (the only cryptography user)."""
     from cryptography import x509
     with _lenient():
         certs = [x509.load_der_x509_certificate(d) for d in seen.ders]
         chain = [info_from_x509(c) for c in certs]
     verify = first.verify
-    public = anchored(certs, _public_store(ctx.options.ca_bundle))
+    root = anchor_of(certs, _public_store(ctx.options.ca_bundle))
     if verify is not None and verify.code in _UNANCHORED:
-        public = False  # OpenSSL's own chain building has the last word
-    system = not public and anchored(certs, _system_store())
+        root = None  # OpenSSL's own chain building has the last word
+    public = root is not None
+    if root is None:
+        root = anchor_of(certs, _system_store())
+    system = not public and root is not None
     trusted_by = "public" if public else "system" if system else None
+    anchor = info_from_x509(root).spki_sha256 if root is not None else None
     code, problems = classify(chain, ctx.endpoint.host, now, verify, system,
                               ctx.endpoint.tls, ctx.options.cert_warn_days,
-                              public_trusted=public, version=seen.version)
-    return code, problems, chain, trusted_by
+                              public_trusted=public, version=seen.version,
+                              anchor_spki=anchor)
+    return code, problems, chain, trusted_by, anchor
 
 
 def _detail(code: str, problems: Sequence[Problem], ctx: ProbeContext,
@@ -716,10 +801,12 @@ async def run(ctx: ProbeContext, conn: Connection | None
         conn.tls = True
         so = _sslobj(conn.writer)
         chain = verified_chain(so)
+        anchor = verified_anchor_spki(so)
         code, problems = classify(chain, host, _now(), None, False, ctx.endpoint.tls,
-                                  ctx.options.cert_warn_days, version=so.version())
+                                  ctx.options.cert_warn_days, version=so.version(),
+                                  anchor_spki=anchor)
         data = {**_handshake_facts(so), **_cert_facts(chain), "trusted_by": "public",
-                "verify_error": None}
+                "verify_error": None, "anchor_spki_sha256": anchor}
         return _result(ctx, code, problems, data), conn
 
     data = {"error": first.reason,
@@ -738,14 +825,14 @@ async def run(ctx: ProbeContext, conn: Connection | None
         data["inspect_error"] = error_code(exc).reason
         return _result(ctx, first.code, [Problem(first.code, first.reason)], data), conn
     try:
-        code, problems, chain, trusted_by = _judge_presented(ctx, seen, first, _now())
+        code, problems, chain, trusted_by, anchor = _judge_presented(ctx, seen, first, _now())
     except ValueError as exc:  # a certificate cryptography cannot parse
         data["inspect_error"] = f"unparseable certificate: {exc}"
         return _result(ctx, first.code, [Problem(first.code, first.reason)], data), conn
     if first.verify is None:
         code, problems = _explain(first, seen, problems)
     data.update(version=seen.version, cipher=seen.cipher, alpn=seen.alpn, **_cert_facts(chain),
-                trusted_by=trusted_by)
+                trusted_by=trusted_by, anchor_spki_sha256=anchor)
     return _result(ctx, code, problems, data), conn
 
 

@@ -408,3 +408,200 @@ def test_importing_the_probe_does_not_load_cryptography() -> None:
                          check=True, env={"PYTHONPATH": repo}).stdout.strip()
     # Then cryptography is left for the failure path
     assert out == "False"
+
+
+# -- pinned keys (tls.pin_sha256) through a real socket ------------------------------
+
+def spki_pin(pem: bytes) -> str:
+    """The pin as `openssl ... | openssl dgst -sha256 -binary | base64` makes
+    it, computed independently of the probe's own DER walk."""
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    spki = x509.load_pem_x509_certificate(pem).public_key().public_bytes(
+        Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+def leaf_server(pki: LabPki, *, not_after: dt.datetime | None = None
+                ) -> tuple[TlsServer, bytes]:
+    """A vendor-CA server whose leaf the test can see (to pin it)."""
+    leaf = pki.vendor.issue_cert(HOST, not_after=not_after)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    leaf.configure_cert(ctx)
+    ctx.set_alpn_protocols(["http/1.1"])
+    return TlsServer(ctx), leaf.cert_chain_pems[0].bytes()
+
+
+async def test_pinned_leaf_key_passes_and_every_key_is_recorded(pki: LabPki) -> None:
+    # Given an endpoint pinning the key of the certificate the server presents
+    server, leaf_pem = leaf_server(pki)
+    pin = spki_pin(leaf_pem)
+    async with server:
+        # When the TLS phase runs
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle,
+                                policy=TlsPolicy(pin_sha256=(pin,)))
+    # Then it passes, and the chain's and the anchor's pins are in data
+    assert (result.code, result.status) == ("tls.ok", "pass")
+    assert result.data["spki_sha256"] == [pin]
+    assert result.data["chain"][0]["spki_sha256"] == pin
+    assert result.data["anchor_spki_sha256"] == spki_pin(pki.vendor.cert_pem.bytes())
+
+
+async def test_pinned_anchor_key_passes(pki: LabPki) -> None:
+    # Given an endpoint pinning the vendor root (HPKP allows any key of the path)
+    pin = spki_pin(pki.vendor.cert_pem.bytes())
+    async with scenario(pki, "good") as server:
+        # When the TLS phase runs
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle,
+                                policy=TlsPolicy(pin_sha256=(pin,)))
+    # Then the path verified to the pinned root: tls.ok
+    assert (result.code, result.status) == ("tls.ok", "pass")
+
+
+async def test_pin_mismatch_is_intercepted_even_when_verified(pki: LabPki) -> None:
+    # Given a server whose chain verifies, but an endpoint pinning another key
+    other = spki_pin(pki.rogue.cert_pem.bytes())
+    async with scenario(pki, "good") as server:
+        # When the TLS phase runs
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle,
+                                policy=TlsPolicy(pin_sha256=(other,)))
+        # Then on the one verified connection it is tls.intercepted, naming the issuer
+        assert server.accepted == 1
+    assert (result.code, result.status) == ("tls.intercepted", "fail")
+    assert "no certificate key in the chain issued by OU=Testing CA" in result.detail
+    assert f"O=netcheck lab vendor CA matches the pinned keys ({other})" in result.detail
+    assert result.data["trusted_by"] == "public"
+
+
+async def test_pinned_root_under_an_expired_leaf_is_expired_not_intercepted(
+        pki: LabPki) -> None:
+    # Given an expired leaf of the pinned vendor root (the failure path: the
+    # root is found in the public store, not in the presented chain)
+    server, _ = leaf_server(pki, not_after=days_from_now(-1))
+    pin = spki_pin(pki.vendor.cert_pem.bytes())
+    async with server:
+        # When the TLS phase runs
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle,
+                                policy=TlsPolicy(pin_sha256=(pin,)))
+    # Then the pin holds and the defect is the date alone
+    assert (result.code, result.status) == ("tls.expired", "fail")
+    assert [p["code"] for p in result.data["problems"]] == ["tls.expired"]
+    assert result.data["anchor_spki_sha256"] == pin
+
+
+async def test_pin_mismatch_behind_enterprise_ca_is_intercepted(
+        pki: LabPki, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the enterprise CA in the system store and an endpoint pinning the vendor root
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.system_bundle))
+    pin = spki_pin(pki.vendor.cert_pem.bytes())
+    async with scenario(pki, "enterprise") as server:
+        # When the TLS phase runs
+        result, _ = await probe(server, ca_bundle=pki.ca_bundle,
+                                policy=TlsPolicy(pin_sha256=(pin,)))
+    # Then both the system-only trust and the pin say intercepted
+    assert result.code == "tls.intercepted"
+    assert [p["code"] for p in result.data["problems"]] == ["tls.intercepted"] * 2
+    assert result.data["anchor_spki_sha256"] == spki_pin(pki.enterprise.cert_pem.bytes())
+
+
+def test_spki_walk_matches_cryptography_for_rsa_and_ec() -> None:
+    # Given certificates with EC (trustme's default) and RSA keys
+    import trustme
+    for ca in (trustme.CA(), trustme.CA(key_type=trustme.KeyType.RSA)):
+        pem = ca.cert_pem.bytes()
+        der = ssl.PEM_cert_to_DER_cert(pem.decode())
+        # Then the DER walk gives the same pin as cryptography
+        assert tls.spki_sha256(der) == spki_pin(pem)
+    # And garbage is no pin rather than an exception
+    assert tls.spki_sha256(b"\x30\x82\xff") == ""
+    assert tls.spki_sha256(b"") == ""
+
+
+def test_classify_pin_mismatch_is_intercepted() -> None:
+    import dataclasses
+    leaf = dataclasses.replace(cert(), spki_sha256="A" * 43 + "=")
+    pinned = TlsPolicy(pin_sha256=("A" * 43 + "=",))
+    assert classify([leaf], HOST, NOW, None, False, pinned, 14) == ("tls.ok", [])
+    assert classify([cert()], HOST, NOW, None, False, pinned, 14,
+                    anchor_spki="A" * 43 + "=") == ("tls.ok", [])
+    code, problems = classify([cert()], HOST, NOW, None, False, pinned, 14)
+    assert code == "tls.intercepted"
+    assert problems[0].detail.startswith("no certificate key in the chain issued by CN=Vendor CA")
+
+
+# -- intermediates' expiry through a real socket ---------------------------------------
+
+def chain_with_intermediate(workdir: Path, inter_not_after: dt.datetime
+                            ) -> tuple[ssl.SSLContext, Path]:
+    """root -> intermediate (expiring when asked) -> leaf, built with
+    cryptography because trustme cannot set an intermediate's dates.
+    Returns the server context (leaf + intermediate) and the root's PEM."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+
+    def make(subject: str, issuer: x509.Name | None, signer: ec.EllipticCurvePrivateKey | None,
+             not_after: dt.datetime, ca: bool) -> tuple[x509.Certificate,
+                                                        ec.EllipticCurvePrivateKey]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+        builder = (x509.CertificateBuilder().subject_name(name)
+                   .issuer_name(issuer or name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(days=30)).not_valid_after(not_after)
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if ca:
+            builder = builder.add_extension(x509.KeyUsage(
+                digital_signature=True, key_cert_sign=True, crl_sign=True,
+                content_commitment=False, key_encipherment=False, data_encipherment=False,
+                key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+        else:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
+        return builder.sign(signer or key, hashes.SHA256()), key
+
+    root, root_key = make("netcheck lab chain root", None, None,
+                          now + dt.timedelta(days=365), True)
+    inter, inter_key = make("netcheck lab intermediate", root.subject, root_key,
+                            inter_not_after, True)
+    leaf, leaf_key = make(HOST, inter.subject, inter_key, now + dt.timedelta(days=200), False)
+    pem = serialization.Encoding.PEM
+    chain_file, key_file, root_file = (workdir / n for n in ("chain.pem", "key.pem", "root.pem"))
+    chain_file.write_bytes(leaf.public_bytes(pem) + inter.public_bytes(pem))
+    key_file.write_bytes(leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                                serialization.NoEncryption()))
+    root_file.write_bytes(root.public_bytes(pem))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(chain_file, key_file)
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx, root_file
+
+
+async def test_intermediate_expiring_soon_warns(tmp_path: Path) -> None:
+    # Given a good leaf under an intermediate that expires in 5 days
+    ctx, root = chain_with_intermediate(tmp_path, days_from_now(5))
+    async with TlsServer(ctx) as server:
+        # When the TLS phase runs (the chain verifies: the happy path)
+        result, _ = await probe(server, ca_bundle=root)
+    # Then it warns about the intermediate, not the leaf
+    assert (result.code, result.status) == ("tls.expiring_soon", "warn")
+    assert "the intermediate CN=netcheck lab intermediate expires on" in result.detail
+    assert result.data["days"] in (4, 5)
+    assert len(result.data["spki_sha256"]) == 2
+
+
+async def test_expired_intermediate_is_expired(tmp_path: Path) -> None:
+    # Given a good leaf under an intermediate that expired yesterday
+    ctx, root = chain_with_intermediate(tmp_path, days_from_now(-1))
+    async with TlsServer(ctx) as server:
+        # When the TLS phase runs (OpenSSL refuses: the second look reads the chain)
+        result, _ = await probe(server, ca_bundle=root)
+    # Then it is tls.expired, naming the intermediate
+    assert (result.code, result.status) == ("tls.expired", "fail")
+    assert "the intermediate CN=netcheck lab intermediate expired on" in result.detail
+    assert result.data["verify_error"] == "certificate has expired"
