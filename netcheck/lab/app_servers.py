@@ -92,6 +92,11 @@ class StreamTlsServer(_LabServer):
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
 
+    @property
+    def open_connections(self) -> int:
+        """Connections accepted and not yet closed by either side."""
+        return len(self._writers)
+
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._connected, LOOPBACK, 0)
         self.port = self._server.sockets[0].getsockname()[1]

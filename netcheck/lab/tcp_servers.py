@@ -85,6 +85,11 @@ class StreamServer(LabTcpServer):
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
+    @property
+    def open_connections(self) -> int:
+        """Connections accepted and not yet closed by either side."""
+        return len(self._writers)
+
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._on_client, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
