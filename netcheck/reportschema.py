@@ -38,7 +38,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from netcheck import changes, codes
+from netcheck import changes, codes, diff
 from netcheck.model import SCHEMA_ID
 
 SCHEMA_URI = "https://netcheck.invalid/schema/report-1.schema.json"
@@ -216,7 +216,7 @@ def build_schema() -> dict[str, Any]:
         "endpoints": {"type": "array", "items": {"$ref": "#/$defs/endpoint"}},
         "findings": {"type": "array", "items": {"$ref": "#/$defs/finding"}},
         "change_request": {"$ref": "#/$defs/change_request"},
-        "since_last_run": {"type": ["object", "null"]},
+        "since_last_run": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/since_last_run"}]},
     }, optional=("change_request",))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -237,6 +237,8 @@ def build_schema() -> dict[str, Any]:
             "endpoint": endpoint,
             "change_row": change_row,
             "change_request": change_request,
+            # What changed since the last comparable run (netcheck.diff).
+            "since_last_run": diff.json_schema(),
         },
     }
 
