@@ -84,6 +84,18 @@ _TABLE: tuple[Code, ...] = (
     _c("dns.error", "fail", "fail",
        "DNS resolution failed for another reason.",
        "Check the resolver configuration for {host} on {resolver}."),
+    _c("dns.hosts_override", "warn", "warn",
+       "This machine's /etc/hosts gives the host other addresses than DNS does; "
+       "the product's apps resolve through the OS (getaddrinfo), so they use the file.",
+       "Remove or correct the /etc/hosts entry for {host} on this machine, which the "
+       "product's apps use instead of DNS ({resolver}); if the override is deliberate, "
+       "allow outbound TCP {port} to the addresses it names as well."),
+    _c("dns.resolver_mismatch", "warn", "warn",
+       "The resolvers asked disagree on the host's addresses (split-horizon DNS or a "
+       "filtering resolver).",
+       "Make the resolvers agree on {host} ({resolver}), or allow outbound TCP {port} "
+       "to every address any of them returns: machines using a different resolver "
+       "reach a different address."),
     # -- tcp ---------------------------------------------------------------
     _c("tcp.ok", "pass", None, "TCP connection opened.", ""),
     _c("tcp.timeout", "fail", "fail",

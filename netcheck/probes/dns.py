@@ -22,6 +22,22 @@ Two halves, as everywhere in netcheck:
     anything else from dnspython or the OS   -> dns.error       (FORMERR/NOTIMP answers,
         a malformed answer, no resolver configuration, YXDOMAIN, ...)
 
+**The OS resolver path.** The product's apps resolve through the OS
+(``getaddrinfo``: /etc/hosts and nsswitch), not with direct DNS queries. When
+/etc/hosts has an entry for the host (reading the file sends nothing), and
+nsswitch.conf's ``hosts:`` line consults ``files`` before any source that can
+send a packet (dns, resolve, mdns, ...), :func:`query` also asks
+``getaddrinfo``: glibc then answers from the file and stops, so the lookup
+never leaves the machine. An entry behind a network source is only reported
+in ``data.os``, never looked up. :func:`compare` reports an OS answer that
+differs from DNS as ``dns.hosts_override``, and the OS addresses join the
+targets (the apps connect to them).
+
+**Several resolvers** that give definite, conflicting answers (NXDOMAIN
+against addresses, or address sets with nothing in common: see
+:func:`disagreement`) are ``dns.resolver_mismatch``; a resolver that failed
+(timeout, SERVFAIL) has no opinion and is only noted.
+
 A resolver port where nothing listens gives ``dns.timeout``, not an error:
 dnspython's UDP socket is not connected, so the kernel's ICMP "port
 unreachable" never reaches it and the query simply goes unanswered.
@@ -35,6 +51,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import os
+import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -57,6 +75,13 @@ SYSTEM = "system"
 RECORD_TYPES = ("A", "AAAA")
 
 _RESOLV_CONF = "/etc/resolv.conf"
+HOSTS_FILE = "/etc/hosts"
+NSSWITCH_FILE = "/etc/nsswitch.conf"
+OS_SOURCE = "/etc/hosts"
+"""How results name the OS resolver path's source."""
+# nsswitch sources that answer without sending a packet. Everything else
+# (dns, resolve, mdns*, wins, nis, ldap, sss, ...) may ask the network.
+_LOCAL_NSS_SOURCES = frozenset({"files", "myhostname", "mymachines"})
 # dnspython's own default per-attempt timeout: a long --timeout still
 # retransmits a lost UDP query instead of waiting for it the whole time.
 _ATTEMPT_TIMEOUT = 2.0
@@ -118,6 +143,30 @@ class ResolverAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class OsAnswer:
+    """The OS resolver path for one host: its /etc/hosts entry and what
+    ``getaddrinfo`` returned, when it was safe to ask."""
+
+    hosts_entries: tuple[str, ...]  # what the hosts file maps the name to, normalised
+    nsswitch: tuple[str, ...]  # the sources of nsswitch.conf's hosts line, in order
+    looked_up: bool  # getaddrinfo was called
+    addresses: tuple[str, ...] = ()  # what it returned: IPv4 first, each family sorted
+    error: str = ""  # getaddrinfo failed (an entry was there: unexpected)
+    reason: str = ""  # why it was not called
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": OS_SOURCE,
+            "hosts_entries": list(self.hosts_entries),
+            "nsswitch": list(self.nsswitch),
+            "looked_up": self.looked_up,
+            "addresses": list(self.addresses),
+            "error": self.error,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class DnsAnswer:
     """Everything :func:`query` learnt about one host, before any judgement."""
 
@@ -125,16 +174,28 @@ class DnsAnswer:
     timeout: float
     resolvers: tuple[ResolverAnswer, ...] = ()
     literal: str | None = None  # the host itself, normalised, when it is an IP address
+    os: OsAnswer | None = None  # None: /etc/hosts has no entry for the host
 
     @property
-    def addresses(self) -> tuple[str, ...]:
+    def dns_addresses(self) -> tuple[str, ...]:
         """Union over resolvers and both types: every A first, then every
         AAAA, in resolver order, without duplicates."""
-        if self.literal is not None:
-            return (self.literal,)
         seen = [*(x for r in self.resolvers for x in r.a.addresses),
                 *(x for r in self.resolvers for x in r.aaaa.addresses)]
         return tuple(dict.fromkeys(seen))
+
+    @property
+    def os_addresses(self) -> tuple[str, ...]:
+        """What the OS path returned (empty when it was not asked)."""
+        return self.os.addresses if self.os is not None and self.os.looked_up else ()
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """The DNS union, then the OS path's addresses not already in it:
+        the product's apps connect to those, so they are probed too."""
+        if self.literal is not None:
+            return (self.literal,)
+        return tuple(dict.fromkeys([*self.dns_addresses, *self.os_addresses]))
 
 
 def format_resolver(host: str, port: int) -> str:
@@ -160,12 +221,17 @@ def system_resolvers(path: str = _RESOLV_CONF) -> tuple[str, ...]:
 # -- I/O ----------------------------------------------------------------------
 
 async def query(host: str, resolvers: tuple[tuple[str, int], ...],
-                timeout: float) -> DnsAnswer:
-    """Ask every resolver (``()`` = the system's) for A and AAAA of ``host``.
+                timeout: float, *, hosts_file: str = HOSTS_FILE,
+                nsswitch_file: str = NSSWITCH_FILE) -> DnsAnswer:
+    """Ask every resolver (``()`` = the system's) for A and AAAA of ``host``,
+    and the OS resolver path when /etc/hosts has an entry for it.
 
     Every query is bounded by ``timeout`` seconds and all run concurrently,
     so the whole call takes about ``timeout`` at worst. An IP address as
-    ``host`` is its own answer and sends nothing.
+    ``host`` is its own answer and sends nothing. ``hosts_file`` and
+    ``nsswitch_file`` are for tests: with any other files than the system's
+    the OS path is reported but never asked (``getaddrinfo`` reads the real
+    ones, and would go on to DNS for a name only the others list).
     """
     literal = _ip_literal(host)
     if literal is not None:
@@ -173,8 +239,131 @@ async def query(host: str, resolvers: tuple[tuple[str, int], ...],
     asked = [_ask_resolver(host, (h, p), timeout) for h, p in resolvers]
     if not asked:
         asked = [_ask_resolver(host, None, timeout)]
-    answers = await asyncio.gather(*asked)
-    return DnsAnswer(host=host, timeout=timeout, resolvers=tuple(answers))
+    answers, os_answer = await asyncio.gather(
+        asyncio.gather(*asked), os_lookup(host, timeout, hosts_file=hosts_file,
+                                          nsswitch_file=nsswitch_file))
+    return DnsAnswer(host=host, timeout=timeout, resolvers=tuple(answers), os=os_answer)
+
+
+# -- the OS resolver path ------------------------------------------------------
+
+_hosts_cache: dict[str, tuple[tuple[int, int, int], dict[str, tuple[str, ...]]]] = {}
+
+
+def parse_hosts(text: str) -> dict[str, tuple[str, ...]]:
+    """An /etc/hosts text as name (lower case, no trailing dot) -> addresses,
+    in file order, as glibc's files backend reads it (every matching line)."""
+    table: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) < 2:
+            continue
+        try:
+            address = _normalise(fields[0].split("%", 1)[0])
+        except ValueError:
+            continue
+        for name in fields[1:]:
+            key = name.rstrip(".").lower()
+            if address not in table.setdefault(key, []):
+                table[key].append(address)
+    return {k: tuple(v) for k, v in table.items()}
+
+
+def read_hosts(path: str = HOSTS_FILE) -> dict[str, tuple[str, ...]]:
+    """The hosts file at ``path``, parsed once per version of the file (every
+    DNS phase reads it); a missing or unreadable file is empty."""
+    try:
+        st = os.stat(path)
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        cached = _hosts_cache.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            table = parse_hosts(fh.read())
+    except OSError:
+        return {}
+    _hosts_cache[path] = (key, table)
+    return table
+
+
+def hosts_entries(host: str, path: str = HOSTS_FILE) -> tuple[str, ...]:
+    """The addresses ``path`` maps ``host`` to (``()`` for none)."""
+    return read_hosts(path).get(host.strip().rstrip(".").lower(), ())
+
+
+def nsswitch_hosts(path: str = NSSWITCH_FILE) -> tuple[str, ...] | None:
+    """The sources of nsswitch.conf's ``hosts:`` line, in order (actions in
+    brackets dropped); ``None`` when there is no file or no such line."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        database, sep, rest = line.split("#", 1)[0].partition(":")
+        if sep and database.strip() == "hosts":
+            words = []
+            depth = 0
+            for word in rest.replace("[", " [ ").replace("]", " ] ").split():
+                if word == "[":
+                    depth += 1
+                elif word == "]":
+                    depth = max(0, depth - 1)
+                elif depth == 0:
+                    words.append(word.lower())
+            return tuple(words)
+    return None
+
+
+def files_answer_locally(sources: tuple[str, ...] | None) -> tuple[bool, str]:
+    """Whether a name in /etc/hosts is answered by getaddrinfo without a
+    packet: ``files`` comes before every source that may ask the network.
+    Returns the verdict and, when it is no, why."""
+    if sources is None:
+        # glibc's built-in default for hosts is "dns [!UNAVAIL=return] files".
+        return False, "no hosts line in nsswitch.conf: glibc then asks DNS before the file"
+    for source in sources:
+        if source == "files":
+            return True, ""
+        if source not in _LOCAL_NSS_SOURCES:
+            return False, (f"nsswitch.conf asks {source} before files, so the entry is "
+                           "used only when that fails; the OS path was not queried "
+                           "(it would send a query)")
+    return False, "nsswitch.conf does not consult files: the entry is not used"
+
+
+async def os_lookup(host: str, timeout: float, *, hosts_file: str = HOSTS_FILE,
+                    nsswitch_file: str = NSSWITCH_FILE) -> OsAnswer | None:
+    """The OS path for ``host`` when /etc/hosts has an entry for it, else None.
+
+    ``getaddrinfo`` is called only when nsswitch answers from the file
+    before any network source (:func:`files_answer_locally`): this must
+    never send a DNS query of its own.
+    """
+    entries = hosts_entries(host, hosts_file)
+    if not entries:
+        return None
+    sources = nsswitch_hosts(nsswitch_file)
+    local, reason = files_answer_locally(sources)
+    if local and (hosts_file, nsswitch_file) != (HOSTS_FILE, NSSWITCH_FILE):
+        # getaddrinfo reads the real files, not these: for a name only these
+        # list, it would go on to DNS. Never ask it about other files.
+        local, reason = False, "the files read are not the system's, so getaddrinfo was not asked"
+    if not local:
+        return OsAnswer(hosts_entries=entries, nsswitch=sources or (), looked_up=False,
+                        reason=reason)
+    try:
+        async with asyncio.timeout(timeout):
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, None, type=socket.SOCK_STREAM)
+    except (OSError, TimeoutError) as exc:  # socket.gaierror is an OSError
+        return OsAnswer(hosts_entries=entries, nsswitch=sources or (), looked_up=True,
+                        error=str(exc) or type(exc).__name__)
+    found = {_normalise(str(info[4][0]).split("%", 1)[0]) for info in infos}
+    ordered = tuple(sorted(found, key=lambda a: (ipaddress.ip_address(a).version,
+                                                  ipaddress.ip_address(a))))
+    return OsAnswer(hosts_entries=entries, nsswitch=sources or (), looked_up=True,
+                    addresses=ordered)
 
 
 async def resolve(host: str, expected_ips: tuple[str, ...],
@@ -305,16 +494,19 @@ def _ip_literal(host: str) -> str | None:
 def compare(answer: DnsAnswer, expected_ips: tuple[str, ...]) -> DnsResult:
     """Judge ``answer`` against the endpoint's published addresses (pure).
 
-    * No address from any resolver: the code is the outcome of the *A* query
-      at the first resolver (in the order given); every published address is
-      ``missing``.
-    * Otherwise, with ``expected_ips`` empty (a CDN host): ``dns.ok``, any
-      address will do.
-    * Otherwise: ``dns.unexpected_ip`` (warn) when any resolver answered an
-      address that is not published; else ``dns.missing_expected`` (pass,
-      an info finding) when every answer is published but some published
-      address was in no answer; else ``dns.ok``. ``missing`` is filled in
-      every case, ``unexpected`` whenever there is one.
+    * No address from any resolver nor the OS path: the code is the outcome
+      of the *A* query at the first resolver (in the order given); every
+      published address is ``missing``.
+    * Otherwise, in this order: ``dns.hosts_override`` (warn) when the OS
+      path returned other addresses than DNS (the apps use the OS path);
+      ``dns.unexpected_ip`` (warn) when any answer is not published (never
+      with ``expected_ips`` empty: a CDN host, any address will do);
+      ``dns.resolver_mismatch`` (warn) when resolvers gave definite but
+      different answers; ``dns.missing_expected`` (pass, an info finding)
+      when some published address was in no answer; else ``dns.ok``.
+      ``missing`` is filled in every case, ``unexpected`` whenever there is
+      one, and the conditions that held beside the chosen code are listed
+      in ``data["also"]``.
 
     A failed query beside a good one (AAAA failing beside a good A, or one
     resolver failing beside another) does not change the code; it is listed
@@ -324,34 +516,92 @@ def compare(answer: DnsAnswer, expected_ips: tuple[str, ...]) -> DnsResult:
     addresses = answer.addresses
     unexpected = tuple(a for a in addresses if a not in expected) if expected else ()
     missing = tuple(e for e in expected if e not in addresses)
+    override = _overridden(answer)
+    disagreeing = disagreement(answer.resolvers)
 
     decisive: tuple[ResolverAnswer, RecordAnswer] | None = None
+    held = [code for code, holds in (("dns.hosts_override", override),
+                                     ("dns.unexpected_ip", bool(unexpected)),
+                                     ("dns.resolver_mismatch", bool(disagreeing)))
+            if holds]
     if not addresses and answer.resolvers:
         decisive = (answer.resolvers[0], answer.resolvers[0].a)
         code = decisive[1].code
         detail = _failure_detail(answer, decisive)
         resolver = decisive[0].who
+        held = []
+    elif override:
+        code = "dns.hosts_override"
+        detail = _override_detail(answer, unexpected)
+        resolver = ", ".join(r.who for r in answer.resolvers)
     elif unexpected:
         code = "dns.unexpected_ip"
         detail, resolver = _unexpected_detail(answer, unexpected, expected)
+    elif disagreeing:
+        code = "dns.resolver_mismatch"
+        detail = _mismatch_detail(answer, disagreeing)
+        resolver = ", ".join(r.who for r in disagreeing)
     else:
         code = "dns.missing_expected" if missing else "dns.ok"
         detail = _answered_detail(answer, addresses, expected, missing)
         resolver = ", ".join(r.who for r in answer.resolvers if _addresses_of(r))
 
+    notes = _notes(answer, decisive)
+    if disagreeing and code != "dns.resolver_mismatch":
+        notes.append(_mismatch_detail(answer, disagreeing))
+    if answer.os is not None and code != "dns.hosts_override":
+        notes.append(_os_note(answer))
     data: dict[str, Any] = {
         "resolvers": [r.to_dict() for r in answer.resolvers],
         "resolver": resolver,
         "cname": list(_first_chain(answer)),
         "ttl": _min_ttl(answer),
-        "notes": _notes(answer, decisive),
+        "notes": notes,
         "timeout": answer.timeout,
         "literal": answer.literal is not None,
+        "os": answer.os.to_dict() if answer.os is not None else None,
+        "also": [c for c in held if c != code],
     }
     return DnsResult(
         status=codes.status_of(code), code=code, detail=detail, data=data,
         addresses=addresses, expected_ips=expected, unexpected=unexpected, missing=missing,
     )
+
+
+def _overridden(answer: DnsAnswer) -> bool:
+    """The OS path answered, and not with what DNS answered."""
+    if answer.os is None or not answer.os.looked_up or not answer.os.addresses:
+        return False
+    return set(answer.os.addresses) != set(answer.dns_addresses)
+
+
+def disagreement(resolvers: tuple[ResolverAnswer, ...]) -> tuple[ResolverAnswer, ...]:
+    """The resolvers that gave definite, conflicting answers, in order; ``()``
+    when they agree.
+
+    Conflicting means one resolver says the name does not exist (NXDOMAIN)
+    or has no A record while another returns addresses, or two return
+    addresses of one type with none in common. Overlapping sets agree: a
+    resolver handing out a rotating subset of a pool (a CDN) is not split
+    DNS. A timeout or SERVFAIL is no opinion about the name, and AAAA NODATA
+    beside AAAA addresses is a resolver filtering AAAA (common, harmless on
+    IPv4 networks): neither is a disagreement, both stay in the notes.
+    """
+    conflicting: list[ResolverAnswer] = []
+    for i, r in enumerate(resolvers):
+        for other in resolvers[i + 1:]:
+            if _conflict(r, other):
+                conflicting += [x for x in (r, other) if x not in conflicting]
+    return tuple(r for r in resolvers if r in conflicting)
+
+
+def _conflict(x: ResolverAnswer, y: ResolverAnswer) -> bool:
+    for first, second in ((x, y), (y, x)):
+        if _addresses_of(second) and first.a.code in ("dns.nxdomain", "dns.no_answer") \
+                and (first.a.code == "dns.nxdomain" or second.a.addresses):
+            return True
+    return any(p.addresses and q.addresses and not set(p.addresses) & set(q.addresses)
+               for p, q in ((x.a, y.a), (x.aaaa, y.aaaa)))
 
 
 def _addresses_of(r: ResolverAnswer) -> tuple[str, ...]:
@@ -410,6 +660,48 @@ def _unexpected_detail(answer: DnsAnswer, unexpected: tuple[str, ...],
     return "; ".join(parts), ", ".join(whos)
 
 
+def _said(host: str, r: ResolverAnswer, timeout: float) -> str:
+    """What one resolver said, addresses or the failure, as a phrase."""
+    found = _addresses_of(r)
+    if found:
+        return f"{r.who} answered {_listing(found)}"
+    return _failure_phrase(host, r, r.a, timeout)
+
+
+def _mismatch_detail(answer: DnsAnswer, disagreeing: tuple[ResolverAnswer, ...]) -> str:
+    said = "; ".join(_said(answer.host, r, answer.timeout) for r in disagreeing)
+    return f"the resolvers disagree on {answer.host}: {said}"
+
+
+def _dns_said(answer: DnsAnswer) -> str:
+    return "; ".join(_said(answer.host, r, answer.timeout) for r in answer.resolvers) \
+        or "DNS was not asked"
+
+
+def _override_detail(answer: DnsAnswer, unexpected: tuple[str, ...]) -> str:
+    assert answer.os is not None
+    os_addresses = answer.os.addresses
+    bad = [a for a in os_addresses if a in unexpected]
+    unpublished = ""
+    if bad:
+        verb = "is" if len(bad) == 1 else "are"
+        unpublished = f" ({_listing(bad)} {verb} not in the published list)"
+    return (f"{OS_SOURCE} maps {answer.host} to {_listing(os_addresses)}{unpublished}, "
+            f"and the OS resolver path (getaddrinfo, which the product's apps use) "
+            f"returns it; DNS differs: {_dns_said(answer)}")
+
+
+def _os_note(answer: DnsAnswer) -> str:
+    os_answer = answer.os
+    assert os_answer is not None
+    mapped = f"{OS_SOURCE} maps {answer.host} to {_listing(os_answer.hosts_entries)}"
+    if not os_answer.looked_up:
+        return f"{mapped}, but {os_answer.reason}"
+    if os_answer.error:
+        return f"{mapped}, but getaddrinfo failed: {os_answer.error}"
+    return f"{mapped}; the OS resolver path agrees with DNS"
+
+
 def _answered_detail(answer: DnsAnswer, addresses: tuple[str, ...],
                      expected: tuple[str, ...], missing: tuple[str, ...]) -> str:
     if answer.literal is not None:
@@ -453,14 +745,25 @@ def _notes(answer: DnsAnswer,
 
 
 __all__ = [
+    "HOSTS_FILE",
+    "NSSWITCH_FILE",
+    "OS_SOURCE",
     "RECORD_TYPES",
     "SYSTEM",
     "DnsAnswer",
+    "OsAnswer",
     "RecordAnswer",
     "ResolverAnswer",
     "compare",
+    "disagreement",
+    "files_answer_locally",
     "format_resolver",
+    "hosts_entries",
+    "nsswitch_hosts",
+    "os_lookup",
+    "parse_hosts",
     "query",
+    "read_hosts",
     "resolve",
     "system_resolvers",
 ]
