@@ -521,6 +521,10 @@ def _print_console(changes: Changes, old: RunReport, new: RunReport) -> None:
 
     from netcheck.sanitize import clean
 
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    if not encoding.startswith("utf") and hasattr(sys.stdout, "reconfigure"):
+        # A console that cannot show a character gets "?", not a traceback.
+        sys.stdout.reconfigure(errors="replace")
     console = Console(markup=False, highlight=False, emoji=False)
     head = Text(f"{clean(old.started_at)} ({clean(old.summary.status)}) -> "
                 f"{clean(new.started_at)} ({clean(new.summary.status)})")
