@@ -112,3 +112,65 @@ def _client(pki: LabPki) -> Any:
     ctx = ssl.create_default_context()
     pki.vendor.configure_trust(ctx)
     return ctx
+
+
+class ServerThread:
+    """Servers on an event loop of their own, in a thread, as the lab runs
+    them: a flooding server then cannot starve the client's loop, so the
+    client's timings are its own."""
+
+    def __init__(self) -> None:
+        import asyncio
+        import threading
+
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                        name="hostile-servers")
+        self._thread.start()
+        self._servers: list[Any] = []
+
+    def _call(self, coro: Any) -> Any:
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
+
+    def start(self, cls: type[S], *args: Any, **kwargs: Any) -> S:
+        server = cls(*args, **kwargs)
+        self._call(server.start())  # type: ignore[attr-defined]
+        self._servers.append(server)
+        return server
+
+    def close(self) -> None:
+        for server in reversed(self._servers):
+            self._call(server.stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+
+@pytest.fixture
+def threaded() -> Iterator[ServerThread]:
+    servers = ServerThread()
+    yield servers
+    servers.close()
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
+def reset_peak_rss() -> int:
+    """Reset this process's peak RSS (VmHWM) to its current RSS, in bytes.
+
+    ``echo 5 > /proc/self/clear_refs`` (Linux >= 4.0) does the reset. Used
+    where tracemalloc's per-allocation cost would itself slow the run past
+    its timeouts (the whole pipeline, servers included)."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_kib("VmRSS") * 1024
+
+
+def peak_rss() -> int:
+    return _status_kib("VmHWM") * 1024
