@@ -605,3 +605,41 @@ async def test_expired_intermediate_is_expired(tmp_path: Path) -> None:
     assert (result.code, result.status) == ("tls.expired", "fail")
     assert "the intermediate CN=netcheck lab intermediate expired on" in result.detail
     assert result.data["verify_error"] == "certificate has expired"
+
+
+# -- --cert-warn-days through the CLI ------------------------------------------------
+
+@pytest.mark.parametrize(("days", "code", "exit_code"), [
+    ("1", "tls.ok", 0), ("30", "tls.expiring_soon", 0), (None, "tls.expiring_soon", 0)])
+async def test_cert_warn_days_reaches_the_probe_from_the_cli(
+        pki: LabPki, tmp_path: Path, days: str | None, code: str, exit_code: int) -> None:
+    # Given a server whose certificate (for the address itself, so that no
+    # name is resolved) expires in 3 days
+    import json
+    import os
+    import sys
+
+    ctx = pki.server_context("127.0.0.1", not_before=days_from_now(-60),
+                             not_after=days_from_now(3), alpn=["http/1.1"])
+    async with TlsServer(ctx) as server:
+        catalog = tmp_path / "c.yaml"
+        catalog.write_text("version: 1\nendpoints:\n  - {name: soon, host: 127.0.0.1, "
+                           f"port: {server.port}, probe: tls, timeout: 1}}\n")
+        # When `netcheck run` runs with --cert-warn-days 1 / 30 / the default 14
+        args = ["--cert-warn-days", days] if days is not None else []
+        env = {k: v for k, v in os.environ.items()
+               if k.lower() not in ("https_proxy", "all_proxy", "no_proxy", "http_proxy")}
+        proc = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "netcheck"), "run", "--catalog", str(catalog),
+            "--ca-bundle", str(pki.ca_bundle), "--no-proxy", "--format", "json",
+            "--output", "-", *args, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    # Then 1 day lets the 3-day certificate pass, 30 and 14 make it warn
+    doc = json.loads(out)
+    (target,) = doc["endpoints"][0]["targets"]
+    tls_phase = next(p for p in target["phases"] if p["phase"] == "tls")
+    assert tls_phase["code"] == code, err.decode()
+    assert proc.returncode == exit_code
+    assert doc["options"]["cert_warn_days"] == int(days or 14)
+    assert doc["endpoints"][0]["status"] == ("pass" if code == "tls.ok" else "warn")
