@@ -51,7 +51,7 @@ _SECRET_PARAMS = ("token", "access_token", "id_token", "refresh_token", "sig", "
                   "key", "code", "auth", "session", "sessionid", "x-amz-signature",
                   "x-amz-security-token", "x-goog-signature")
 _QUERY_SECRET = re.compile(
-    r"(?i)([?&;](?:" + "|".join(re.escape(p) for p in _SECRET_PARAMS) + r")=)[^&#\s\"'<>]+")
+    r"(?i)([?&;](?:" + "|".join(re.escape(p) for p in _SECRET_PARAMS) + r")=)[^&;#\s\"'<>]+")
 _HEADERS = r"(?:proxy-authorization|authorization|cookie|set-cookie|x-api-key)"
 # "Authorization": "Basic ..." (JSON) or 'Proxy-Authorization': '...' (a repr)
 _QUOTED_HEADER = re.compile(r"(?i)([\"']" + _HEADERS + r"[\"']\s*[:=]\s*)([\"'])"
@@ -78,6 +78,28 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     return text
+
+
+def _redact_tree(value: Any, secrets: set[str]) -> Any:
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, list):
+        return [_redact_tree(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: _redact_tree(v, secrets) for k, v in value.items()}
+    return value
+
+
+def redact_report(report: RunReport, secrets: Iterable[str] = ()) -> RunReport:
+    """The report with :func:`redact` applied to every string in it.
+
+    Done before rendering as well as after: a renderer escapes text
+    (``access\\_token``, ``&amp;``), and an escaped secret would slip past a
+    pattern applied to the rendered file only.
+    """
+    from netcheck.model import RunReport
+
+    return RunReport.from_dict(_redact_tree(report.to_dict(), set(secrets)))
 
 
 def known_secrets(proxy_urls: Iterable[str]) -> set[str]:
@@ -132,7 +154,9 @@ def main(args: argparse.Namespace) -> int:
         raise cli.UsageError(str(exc)) from None
     catalog = cli._load_catalog(args.catalog, args.only, args.tag)
     secrets = known_secrets([args.proxy or "", *(os.environ.get(n, "") for n in _proxy_vars())])
-    args.output = args.output_dir = None  # the run itself writes nothing but the console
+    # The run itself writes no report file (the console only); --output-dir
+    # still says where the history of runs is kept.
+    args.output = None
     reports: list[RunReport] = []
     with capture_log(verbose=bool(args.verbose)) as buffer:
         log.info("netcheck bundle: %d endpoints from %s", len(catalog.endpoints), catalog.source)
@@ -221,7 +245,7 @@ DESCRIPTIONS: Mapping[str, str] = {
 
 
 def readme(report: RunReport, created_at: str) -> str:
-    names = [n for n in DESCRIPTIONS if n != "README.txt"]
+    names = list(DESCRIPTIONS)
     width = max(len(n) for n in names)
     lines = [
         "netcheck support bundle",
@@ -261,8 +285,10 @@ def build(report: RunReport, facts: Mapping[str, Any], log_text: str, *, exit_co
     created_at = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     clock = environment.clock_skew(report)
     env = {**facts, "clock": clock}
-    full = dataclasses.replace(report, host=dataclasses.replace(report.host, environment=env))
     secret_set = set(secrets)
+    full = redact_report(
+        dataclasses.replace(report, host=dataclasses.replace(report.host, environment=env)),
+        secret_set)
 
     def text(value: str | bytes) -> bytes:
         raw = value if isinstance(value, str) else value.decode("utf-8", errors="replace")
