@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import importlib
 import ipaddress
 import logging
@@ -162,6 +163,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                       help="folder for report files (default: reports/)")
     out.add_argument("--strict", action="store_true",
                      help="warnings fail the run too (exit 1)")
+    out.add_argument("--no-history", action="store_true",
+                     help="do not record this run in <output dir>/history.jsonl "
+                          "(nor compare it with the last one)")
     verbosity = out.add_mutually_exclusive_group()
     verbosity.add_argument("-q", "--quiet", action="store_true",
                            help="print only the summary line")
@@ -480,6 +484,12 @@ def run_checks(args: argparse.Namespace, catalog: Catalog,
     console = _console(plan.console_to_stderr)
     show_progress = not args.quiet and console.is_terminal
     report, signal_exit = asyncio.run(_execute(catalog, options, console, show_progress))
+    history_dir = args.output_dir if args.output_dir is not None else Path("reports")
+    if not args.no_history:
+        from netcheck import history
+
+        report = dataclasses.replace(
+            report, since_last_run=history.since_last_run(report, history_dir))
     if on_report is not None:
         on_report(report)
     if plan.console_to_stderr or ("console" in plan.formats and plan.single_path is None):
@@ -490,6 +500,13 @@ def run_checks(args: argparse.Namespace, catalog: Catalog,
     problems = _write_reports(report, plan, console)
     for problem in problems:
         print(f"netcheck: {problem}", file=sys.stderr)
+    if not args.no_history:
+        try:
+            history.append(report, history_dir)
+        except history.HistoryError as exc:
+            # The run itself is complete and reported: a history that cannot
+            # be written is worth a warning, not a different verdict.
+            print(f"netcheck: warning: {exc}", file=sys.stderr)
     if signal_exit is not None:
         return signal_exit
     if problems:

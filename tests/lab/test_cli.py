@@ -81,8 +81,9 @@ def test_several_formats_go_to_output_dir_without_collisions(lab: Lab, tmp_path:
             "--output-dir", str(out), "-q"]
     first, second = netcheck(*args), netcheck(*args)
     assert first.returncode == second.returncode == 0, first.stderr
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in out.iterdir() if p.name != "history.jsonl")
     assert len(names) == 6, names
+    assert len((out / "history.jsonl").read_text().splitlines()) == 2
     assert {Path(n).suffix for n in names} == {".json", ".md", ".csv"}
     assert all(n.startswith("netcheck-") for n in names)
     assert not any(n.startswith(".") for n in names)  # no temporary file left
