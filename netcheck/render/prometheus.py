@@ -24,9 +24,11 @@ metric                                                 value
 ``netcheck_build_info{version}``                       1
 =====================================================  ==========================
 
-``netcheck serve`` adds, for the same report, ``netcheck_endpoint_success
-{endpoint,required}`` and ``netcheck_findings_by_code{code,severity}``
-(:func:`exporter_families`), and metrics of its own (see netcheck.serve).
+``netcheck serve`` adds, for the same report (:func:`exporter_families`),
+``netcheck_endpoint_success{endpoint,required}``,
+``netcheck_findings_by_code{code,severity}`` and
+``netcheck_dns_unexpected_address{endpoint,address}``, and metrics of its own
+(see netcheck.serve).
 
 ``target`` is the IP address, or ``proxy`` for the tunnel through a proxy;
 the endpoint's DNS phase has ``target=""`` (it is not per address).
@@ -208,6 +210,19 @@ def endpoint_success(report: RunReport) -> GaugeMetricFamily:
     return family
 
 
+def dns_unexpected(report: RunReport) -> GaugeMetricFamily:
+    """``netcheck_dns_unexpected_address{endpoint,address}``: 1 for every DNS
+    answer outside the endpoint's published list, so that an alert can name
+    the address an IP allow rule does not cover."""
+    family = GaugeMetricFamily("netcheck_dns_unexpected_address",
+                               "A DNS answer that is not in the endpoint's published "
+                               "addresses (always 1).", labels=["endpoint", "address"])
+    for e in report.endpoints:
+        for address in e.dns.unexpected:
+            family.add_metric([label(e.name), label(address)], 1)
+    return family
+
+
 def exporter_families(report: RunReport) -> list[Metric]:
     """The exporter's report-derived additions, ready for a custom collector."""
-    return [endpoint_success(report), findings_by_code(report)]
+    return [endpoint_success(report), findings_by_code(report), dns_unexpected(report)]

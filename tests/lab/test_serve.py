@@ -442,3 +442,22 @@ async def test_a_crashing_run_sets_up_0_and_is_counted(
     assert m["netcheck_runs_total"][lbl(status="pass")] == 1
     assert m["netcheck_last_success_timestamp_seconds"][()] > 0
     assert exp.last is good
+
+
+async def test_probe_names_the_dns_answer_outside_the_allow_list(lab: Lab) -> None:
+    # Given the exporter serving an endpoint whose DNS returns an unpublished address
+    exp = exporter(lab, "dns-unexpected")
+    async with listening(exp) as port:
+        # When it is probed on demand
+        answer = await request(port, b"GET /probe?endpoint=dns-unexpected HTTP/1.1\r\n"
+                                     b"Host: x\r\n\r\n")
+    # Then the reply names that address and counts the code, with a warning verdict
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    m = samples(body.decode())
+    report = await Run(exp.catalog, exp.options).execute()
+    (unexpected,) = report.endpoints[0].dns.unexpected
+    assert m["netcheck_dns_unexpected_address"] == {
+        lbl(endpoint="dns-unexpected", address=unexpected): 1}
+    assert m["netcheck_findings_by_code"][lbl(code="dns.unexpected_ip", severity="warn")] == 1
+    assert m["netcheck_endpoint_success"][lbl(endpoint="dns-unexpected", required="true")] == 1
