@@ -225,11 +225,28 @@ def _change_request(cr: ChangeRequest, table_box: box.Box) -> list[RenderableTyp
     return out
 
 
+_TONE_STYLES = {"worse": "red", "better": "green", "note": ""}
+
+
+def _since_last_run(report: RunReport) -> list[RenderableType]:
+    if report.since_last_run is None:
+        return []
+    from netcheck.diff import describe_toned
+
+    changes = describe_toned(report.since_last_run)
+    out: list[RenderableType] = [Text("Since the last run", style="bold underline")]
+    if not changes:
+        out.append(Text("Nothing changed since the last run of this catalogue."))
+    out += [Text(line, style=_TONE_STYLES.get(tone, "")) for line, tone in changes]
+    return [Group(*out), Text("")]
+
+
 def renderables(report: RunReport, *, plain: bool = False) -> list[RenderableType]:
     table_box = PLAIN_BOX if plain else box.SIMPLE_HEAD
     return [
         _header(report),
         Text(""),
+        *_since_last_run(report),
         _results_table(report, table_box),
         Text(""),
         Group(*_findings(report)),

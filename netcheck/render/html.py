@@ -33,6 +33,7 @@ import jinja2
 from netcheck import sanitize
 from netcheck.changes import SECTION_TITLES, SECTIONS, ChangeRow, build_change_request
 from netcheck.diagnosis import dns_masked
+from netcheck.diff import describe_toned
 from netcheck.model import EndpointResult, PhaseResult, RunReport, TargetResult
 
 TEMPLATE = "report.html.j2"
@@ -202,7 +203,10 @@ def view(report: RunReport) -> dict[str, Any]:
         ("netcheck", report.tool_version),
     )
     rows = waterfall(report)
+    since = (tuple(describe_toned(report.since_last_run))
+             if report.since_last_run is not None else None)
     return {
+        "since_last_run": since,
         "report": report,
         "summary": report.summary,
         "duration": _duration(report.duration_ms),

@@ -168,9 +168,21 @@ def _endpoint(ep: EndpointResult) -> list[str]:
     return out
 
 
+def _since_last_run(report: RunReport) -> list[str]:
+    if report.since_last_run is None:
+        return []
+    from netcheck.diff import describe
+
+    changes = describe(report.since_last_run)
+    out = ["## Since the last run", ""]
+    if not changes:
+        return [*out, "Nothing changed since the last run of this catalogue.", ""]
+    return [*out, *(f"- {escape(line.strip())}" for line in changes), ""]
+
+
 def render(report: RunReport) -> str:
-    lines = [*_context(report), "", *_change_request(build_change_request(report)), "",
-             "## Endpoints"]
+    lines = [*_context(report), "", *_since_last_run(report),
+             *_change_request(build_change_request(report)), "", "## Endpoints"]
     for ep in report.endpoints:
         lines += _endpoint(ep)
     return "\n".join(lines) + "\n"
