@@ -50,6 +50,8 @@ def mitm(lab: Lab) -> Iterator[Mitmdump]:
         proxy.stop()
         lines = proxy.decision_lines()
         proxy.cleanup()
-    # Nothing but loopback, and not one name lookup, in the whole module
+    # The addon saw the upstreams (it was loaded); nothing but loopback, and
+    # not one name lookup, in the whole module
+    assert lines, "lab_addon.py made no decision: was it loaded?"
     assert not [line for line in lines if not line.startswith("connect ")], lines
     assert all(line.endswith(" -> 127.0.0.1:" + line.rsplit(":", 1)[1]) for line in lines)
