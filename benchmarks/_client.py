@@ -110,8 +110,12 @@ def run_netcheck(args: argparse.Namespace) -> dict[str, Any]:
         for target in ep.targets:
             failed = [p.code for p in target.phases if p.status == "fail"]
             codes[failed[0] if failed else target.phases[-1].code] += 1
+    # A DNS failure still probes the published 127.0.0.1, so the target codes
+    # alone would hide it: the DNS outcome is reported and checked too.
+    dns_codes = collections.Counter(ep.dns.code for ep in report.endpoints)
     return {"cpu_s": cpu, "wall_s": wall, "targets": sum(codes.values()),
-            "codes": dict(codes), "dns_ms": sum(ep.dns.duration_ms for ep in report.endpoints)}
+            "codes": dict(codes), "dns_codes": dict(dns_codes),
+            "dns_ms": sum(ep.dns.duration_ms for ep in report.endpoints)}
 
 
 async def _bounded(n: int, concurrency: int, one: Callable[[int], Awaitable[str]]
