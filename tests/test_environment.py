@@ -174,8 +174,10 @@ async def test_clock_five_minutes_behind_warns(pki: LabPki, tmp_path: Path) -> N
     assert report.endpoints[0].targets[0].phases[-1].code == "http.ok"
     assert skew["status"] == "warn"
     assert skew["samples"] == 1
-    assert 295 <= skew["median_skew_s"] <= 302
-    assert skew["detail"].startswith("this clock is 30")
+    # (Date has whole seconds; the receive time is known to within the run)
+    margin = skew["uncertainty_s"]
+    assert 300 - 1 - margin <= skew["median_skew_s"] <= 300 + margin
+    assert skew["detail"].startswith(f"this clock is {abs(skew['median_skew_s']):.0f} s ")
     assert "behind the servers' Date headers" in skew["detail"]
     assert "breaks TLS certificate checks and token logins" in skew["detail"]
 
@@ -186,7 +188,7 @@ async def test_clock_in_step_is_ok(pki: LabPki, tmp_path: Path) -> None:
     # When judged / Then within a couple of seconds, and ok
     skew = environment.clock_skew(report)
     assert skew["status"] == "ok"
-    assert abs(skew["median_skew_s"]) <= 2
+    assert abs(skew["median_skew_s"]) <= 1 + skew["uncertainty_s"]
     assert skew["by_answer"][0]["method"] == "run_window"
 
 
