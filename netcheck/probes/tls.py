@@ -774,7 +774,20 @@ def _result(ctx: ProbeContext, code: str, problems: Sequence[Problem],
     days = [p.days for p in problems if p.days is not None]
     if days:
         data["days"] = min(days)
+    hint = _where_to_bypass(ctx, code)
+    if hint:
+        data["hint"] = hint
     return outcome(PHASE, code, _detail(code, problems, ctx, data), data)
+
+
+def _where_to_bypass(ctx: ProbeContext, code: str) -> str:
+    """Inside a proxy tunnel the inspecting device is most often that proxy
+    itself: say where the bypass goes (the action's ``{hint}``)."""
+    proxy = ctx.options.proxy
+    if code != "tls.intercepted" or ctx.ip is not None or proxy is None:
+        return ""
+    return (f"This certificate came through the tunnel of proxy {proxy.display}: "
+            "if that proxy inspects TLS, add the bypass there.")
 
 
 async def run(ctx: ProbeContext, conn: Connection | None

@@ -91,8 +91,11 @@ def test_forward_proxy_interception_is_intercepted(lab: Lab, mitm: Mitmdump) -> 
         assert t["data"]["san"] == [ep["host"], "127.0.0.1"]
         (finding,) = ep["findings"]
         assert (finding["code"], finding["severity"]) == ("tls.intercepted", "fail")
-        assert finding["action"] == bypass_action(ep["host"], ep["port"],
-                                                  "O=mitmproxy,CN=mitmproxy")
+        assert finding["action"].startswith(bypass_action(ep["host"], ep["port"],
+                                                          "O=mitmproxy,CN=mitmproxy"))
+        assert t["data"]["hint"] == (
+            f"This certificate came through the tunnel of proxy {mitm.proxy_url}: "
+            "if that proxy inspects TLS, add the bypass there.")
     # and mitmproxy really went upstream to each lab server (its eager connect)
     assert lab.accepted("ws-ok") > before[0] and lab.accepted("https-ok") > before[1]
 
@@ -140,6 +143,7 @@ def test_reverse_mode_interception_is_intercepted(lab: Lab, mitm: Mitmdump,
     assert by_phase["tls"]["data"]["issuer"] == "O=mitmproxy,CN=mitmproxy"
     assert ep["findings"][0]["action"] == bypass_action(ws_ok.host, mitm.reverse_port,
                                                         "O=mitmproxy,CN=mitmproxy")
+    assert "hint" not in by_phase["tls"]["data"]  # no proxy: the device is on the path
 
 
 async def test_websocket_upgrade_survives_mitmproxy(lab: Lab, mitm: Mitmdump) -> None:
