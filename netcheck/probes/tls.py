@@ -35,6 +35,12 @@ Outcomes (one code per target, by precedence; every defect seen is listed in
     tls.timeout          handshake stalled
     tls.protocol_error   not TLS (plain HTTP, garbage) or a broken handshake
 
+Besides DESIGN's keys, ``data`` carries ``chain`` (subject, issuer and
+``spki_sha256`` of each certificate, leaf first), ``spki_sha256`` (those
+pins as a list, to copy into a catalogue's ``tls.pin_sha256``),
+``anchor_spki_sha256`` (the trust anchor's pin, when one was found),
+``trusted_by`` (``public|system|null``) and ``problems``.
+
 :func:`error_code` is the one place that maps an exception to a code.
 """
 
