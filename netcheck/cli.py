@@ -163,6 +163,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                       help="folder for report files (default: reports/)")
     out.add_argument("--strict", action="store_true",
                      help="warnings fail the run too (exit 1)")
+    out.add_argument("--push-gateway", metavar="URL",
+                     help="after the run, push its metrics to this Prometheus Pushgateway")
+    out.add_argument("--job", default="netcheck", metavar="NAME",
+                     help="the Pushgateway job name (default: netcheck)")
     out.add_argument("--no-history", action="store_true",
                      help="do not record this run in <output dir>/history.jsonl "
                           "(nor compare it with the last one)")
@@ -500,6 +504,16 @@ def run_checks(args: argparse.Namespace, catalog: Catalog,
     problems = _write_reports(report, plan, console)
     for problem in problems:
         print(f"netcheck: {problem}", file=sys.stderr)
+    if getattr(args, "push_gateway", None):
+        from netcheck.pushgateway import PushError, push
+
+        try:
+            push(report, args.push_gateway, args.job)
+        except PushError as exc:
+            # Like a report that could not be written: the run happened, its
+            # result did not reach where it was meant to go.
+            problems.append(str(exc))
+            print(f"netcheck: {exc}", file=sys.stderr)
     if not args.no_history:
         try:
             history.append(report, history_dir)

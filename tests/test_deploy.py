@@ -125,11 +125,10 @@ def test_cronjob_runs_one_at_a_time_locked_down_with_valid_args() -> None:
     _pod_is_locked_down(pod)
     args = pod["containers"][0]["args"]
     assert args[0] == "run"
-    _, unknown = netcheck_args(args)
-    # `run --push-gateway URL --job NAME` is being wired into the CLI by the
-    # lead (netcheck.pushgateway.push); until then those two are unknown.
-    assert set(unknown) <= {"--push-gateway", "http://pushgateway.monitoring.svc:9091",
-                            "--job", "netcheck"}
+    parsed, unknown = netcheck_args(args)
+    assert unknown == []
+    assert parsed.push_gateway == "http://pushgateway.monitoring.svc:9091"
+    assert parsed.job == "netcheck"
 
 
 def test_serve_deployment_probes_healthz_on_the_port_it_listens_on() -> None:

@@ -155,3 +155,27 @@ def test_unusable_url_is_a_push_error(sample_report: RunReport) -> None:
 ])
 def test_split_credentials(url: str, expected: tuple[str, str | None, str | None]) -> None:
     assert split_credentials(url) == expected
+
+
+def test_run_push_gateway_failure_is_one_line_exit_3(tmp_path: Path) -> None:
+    # Given a run whose push target refuses connections (a free loopback port)
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    catalog = tmp_path / "one.yaml"
+    catalog.write_text("version: 1\nendpoints:\n  - name: refused\n    host: 127.0.0.1\n"
+                       f"    port: {port}\n    probe: tcp\n    required: false\n")
+    netcheck = str(Path(sys.executable).parent / "netcheck")
+    # When netcheck run pushes its metrics there
+    result = subprocess.run(
+        [netcheck, "run", "--catalog", str(catalog), "--no-history", "-q",
+         "--push-gateway", f"http://127.0.0.1:{port}", "--job", "nc"],
+        capture_output=True, text=True, timeout=60, check=False)
+    # Then the failure is one line and the run exits 3, summary still printed
+    assert result.returncode == 3, result.stderr
+    assert "netcheck 0.1.0" in result.stdout
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
