@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import os
 import shutil
 import signal
@@ -86,8 +85,11 @@ async def test_cancelled_run_closes_every_connection_and_reports_what_finished(
     run = Run(parse_catalog(site.text, "site.yaml"), options)
     task = asyncio.ensure_future(run.execute())
     loop = asyncio.get_running_loop()
-    assert await loop.run_in_executor(None, wait_for,
-                                      lambda: site.silent.open_connections == 3)
+    # (and the quick one finished: handshake done, connection closed, recorded)
+    assert await loop.run_in_executor(None, wait_for, lambda: (
+        site.silent.open_connections == 3 and site.quick.handshakes == 1
+        and site.quick.open_connections == 0))
+    await asyncio.sleep(0.3)
     # When it is cancelled, as the CLI's SIGINT/SIGTERM handler does
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -189,31 +191,32 @@ def test_write_new_from_many_threads_gives_every_writer_its_own_file(tmp_path: P
     assert sorted(os.listdir(tmp_path)) == sorted(p.name for p in written)
 
 
-def _append_history(directory: str, count: int) -> None:
-    from netcheck import diagnosis, history
-    from netcheck.model import CatalogInfo, HostInfo, RunReport
+# One process appending history lines (run with -c, so the child imports
+# nothing from the test folders).
+_APPEND = """
+import sys
+from pathlib import Path
+from netcheck import diagnosis, history
+from netcheck.model import CatalogInfo, HostInfo, RunReport
 
-    report = RunReport(
-        tool_version="0.1.0", started_at="2026-12-04T10:00:00.000Z",
-        finished_at="2026-12-04T10:00:01.000Z", duration_ms=1.0, interrupted=False,
-        host=HostInfo("h", "p", "3.11", ("127.0.0.1:53",), None),
-        catalog=CatalogInfo("x.yaml", "0" * 64, 0), options={"targets": "both"},
-        summary=diagnosis.summarize(()), endpoints=())
-    for _ in range(count):
-        history.append(report, Path(directory))
+report = RunReport(
+    tool_version="0.1.0", started_at="2026-12-04T10:00:00.000Z",
+    finished_at="2026-12-04T10:00:01.000Z", duration_ms=1.0, interrupted=False,
+    host=HostInfo("h", "p", "3.11", ("127.0.0.1:53",), None),
+    catalog=CatalogInfo("x.yaml", "0" * 64, 0), options={"targets": "both"},
+    summary=diagnosis.summarize(()), endpoints=())
+for _ in range(int(sys.argv[2])):
+    history.append(report, Path(sys.argv[1]))
+"""
 
 
 def test_concurrent_history_appends_stay_valid_line_by_line(tmp_path: Path) -> None:
     # Given four processes appending 25 history lines each to one history file
     pytest.importorskip("netcheck.history")
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_append_history, args=(str(tmp_path / "reports"), 25))
-             for _ in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=60)
-    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    procs = [subprocess.Popen([sys.executable, "-c", _APPEND, str(tmp_path / "reports"), "25"],
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
     # Then the file holds exactly 100 lines, each a whole JSON entry
     lines = (tmp_path / "reports" / "history.jsonl").read_bytes().split(b"\n")
     assert lines[-1] == b""
