@@ -21,6 +21,8 @@ library at import time; ``yaml``, ``ipaddress``, ``re``, ``hashlib`` and
 from __future__ import annotations
 
 import functools
+import os
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,8 +129,12 @@ def load_catalog(path: Path | None = None) -> Catalog:
     file = builtin_path() if path is None else path
     source = BUILTIN_SOURCE if path is None else str(path)
     try:
-        with open(file, "rb") as f:
-            data = f.read(MAX_BYTES + 1)  # bounded: a device or a huge file costs nothing
+        # O_NONBLOCK: opening a FIFO nobody writes to would block forever;
+        # then only a regular file is read.
+        with open(os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise CatalogError(source, [f"file: {file} is not a regular file"])
+            data = f.read(MAX_BYTES + 1)  # bounded: a huge file costs nothing
     except OSError as exc:
         raise CatalogError(source, [f"file: cannot read {file} ({exc.strerror or exc})"]) from exc
     if len(data) > MAX_BYTES:

@@ -18,6 +18,7 @@ import ipaddress
 import logging
 import os
 import signal
+import stat
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -193,8 +194,16 @@ def _requested_command(argv: Sequence[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument error is one line naming the problem, not the whole
+    usage block (sub-command parsers inherit this class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="netcheck",
         description="Can this machine reach every endpoint the product needs? "
                     "And if not, which firewall, proxy or DNS change fixes it?",
@@ -304,6 +313,13 @@ def _check_ca_bundle(path: Path) -> None:
 
     from netcheck.probes.tls import public_context
 
+    # A regular file only: OpenSSL would block forever reading a FIFO.
+    try:
+        regular = stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        regular = True  # missing or denied: the load below says which
+    if not regular:
+        raise UsageError(f"--ca-bundle {path}: not a regular file")
     try:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.load_verify_locations(cafile=str(path))

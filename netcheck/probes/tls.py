@@ -492,14 +492,14 @@ def _signed_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     return True
 
 
-def anchored(chain: Sequence[x509.Certificate], store: _Store, max_depth: int = 8) -> bool:
+def anchored(chain: Sequence[x509.Certificate], store: _Store, max_depth: int = 100) -> bool:
     """Whether the presented chain leads, by names and signatures, to a
     certificate of ``store`` (see :func:`anchor_of`)."""
     return anchor_of(chain, store, max_depth) is not None
 
 
 def anchor_of(chain: Sequence[x509.Certificate], store: _Store,
-              max_depth: int = 8) -> x509.Certificate | None:
+              max_depth: int = 100) -> x509.Certificate | None:
     """The certificate of ``store`` the presented chain leads to, by names
     and signatures; ``None`` when it leads to none.
 
@@ -515,8 +515,17 @@ def anchor_of(chain: Sequence[x509.Certificate], store: _Store,
     """
     if not chain:
         return None
+    # Each presented certificate is explored once: a hostile chain whose
+    # names form a cycle (X issued by Y and Y by X, several of each, one key)
+    # would otherwise make the walk try every path -- exponentially many,
+    # synchronously on the event loop, where no timeout can stop it. With
+    # that, the depth bound can be OpenSSL's default verify depth (100).
+    visited: set[int] = set()
 
     def walk(cert: x509.Certificate, depth: int) -> x509.Certificate | None:
+        if id(cert) in visited:
+            return None
+        visited.add(id(cert))
         if _fingerprint(cert) in store.fingerprints:
             return cert
         for ca in store.by_subject.get(cert.issuer, ()):

@@ -73,9 +73,6 @@ def test_bad_option_values_exit_2_naming_the_problem(args: list[str], message: s
     assert_usage_error(result, message)
 
 
-@pytest.mark.xfail(strict=True, reason="argparse prints its whole usage block before the "
-                   "error line; cli.py (lead-owned) should print one line: proposed diff "
-                   "in the hostile-servers report")
 def test_argparse_errors_are_one_line() -> None:
     result = run_with("--resolver", "localhost")
     assert result.returncode == 2
@@ -121,10 +118,6 @@ def test_permission_denied_ca_bundle_is_one_line_exit_2(files: dict[str, Path]) 
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.xfail(strict=True, raises=subprocess.TimeoutExpired,
-                   reason="cli._check_ca_bundle opens whatever it is given: a FIFO blocks "
-                   "forever in load_verify_locations; proposed diff (regular files only) in "
-                   "the hostile-servers report")
 def test_ca_bundle_that_is_a_fifo_does_not_hang(files: dict[str, Path]) -> None:
     # Given a --ca-bundle that is a named pipe nobody writes to
     fifo = files["dir"] / "bundle.fifo"
@@ -135,9 +128,6 @@ def test_ca_bundle_that_is_a_fifo_does_not_hang(files: dict[str, Path]) -> None:
     assert_usage_error(result, f"--ca-bundle {fifo}: ")
 
 
-@pytest.mark.xfail(strict=True, raises=subprocess.TimeoutExpired,
-                   reason="catalog.load_catalog reads whatever it is given: a FIFO blocks "
-                   "forever; proposed diff (regular files only) in the hostile-servers report")
 def test_catalogue_that_is_a_fifo_does_not_hang(files: dict[str, Path]) -> None:
     fifo = files["dir"] / "catalog.fifo"
     if not fifo.exists():

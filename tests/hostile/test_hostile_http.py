@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import SLACK, TIMEOUT, Start, endpoint, run_phases
+from hostilekit import SLACK, TIMEOUT, Start, endpoint, run_phases
 
 from netcheck.lab.hostile_servers import LongHeaderLineServer, TrickleHeadServer
 from netcheck.lab.pki import LabPki

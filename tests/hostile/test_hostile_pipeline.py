@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import SLACK, ServerThread, peak_rss, reset_peak_rss
+from hostilekit import SLACK, ServerThread, peak_rss, reset_peak_rss
 
 from netcheck.catalog import parse_catalog
 from netcheck.lab.app_servers import HugeHeaderServer, WsGarbageFramesServer, WsHugeFrameServer

@@ -27,7 +27,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from conftest import ServerThread
+from hostilekit import ServerThread
 
 from netcheck.lab.dns_server import LabDnsServer, ZoneEntry
 from netcheck.lab.hostile_servers import (

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SLACK, TIMEOUT, Start, endpoint, run_phases
+from hostilekit import SLACK, TIMEOUT, Start, endpoint, run_phases
 
 from netcheck.lab.hostile_servers import (
     TrickleTlsServer,
@@ -83,9 +83,6 @@ async def test_fifty_certificate_chain_too_deep_for_its_root_is_untrusted(
     assert ran.seconds < TIMEOUT + SLACK
 
 
-@pytest.mark.xfail(strict=True, reason="tls.anchored() stops at max_depth=8, so a deep chain "
-                   "that does anchor in the public set is called 'trusted by neither'; "
-                   "proposed diff in the hostile-servers report")
 async def test_too_deep_chain_names_the_path_length_not_a_missing_anchor(
         pki: LabPki, start: Start) -> None:
     # Given the same too-deep chain below the trusted vendor root
@@ -99,9 +96,6 @@ async def test_too_deep_chain_names_the_path_length_not_a_missing_anchor(
     assert r.data["trusted_by"] == "public"
 
 
-@pytest.mark.xfail(strict=True, reason="tls.anchored() stops at max_depth=8: a 50-deep chain "
-                   "that anchors is judged untrusted, hiding the hostname mismatch; "
-                   "proposed diff in the hostile-servers report")
 async def test_fifty_certificate_chain_for_another_host_is_hostname_mismatch(
         pki: LabPki, start: Start, tmp_path: Path) -> None:
     # Given a 50-certificate chain to a trusted root, for another name
@@ -119,10 +113,6 @@ class _WalkBomb(Exception):
     """Raised by the counting wrapper once the chain walk has clearly exploded."""
 
 
-@pytest.mark.xfail(strict=True, raises=_WalkBomb,
-                   reason="tls.anchored() revisits certificates: intermediates whose names "
-                   "form a cycle make it try per_name**8 paths, synchronously, on the event "
-                   "loop (no timeout can interrupt it); proposed diff in the report")
 async def test_cyclic_chain_walk_is_bounded(pki: LabPki, start: Start,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a server presenting 8 CA certificates whose names form a cycle X <-> Y,

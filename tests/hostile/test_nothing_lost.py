@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ServerThread
+from hostilekit import ServerThread
 
 from netcheck.catalog import parse_catalog
 from netcheck.lab.dns_server import LabDnsServer, ZoneEntry
