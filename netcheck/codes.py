@@ -146,7 +146,8 @@ _TABLE: tuple[Code, ...] = (
        "The certificate is not the vendor's: the connection is being "
        "intercepted (TLS inspection).",
        "Add an SSL-inspection bypass for {host} (port {port}): the certificate "
-       "presented was issued by {issuer}. Websockets commonly break under inspection."),
+       "presented was issued by {issuer}. Websockets commonly break under inspection."
+       "{hint}"),
     _c("tls.untrusted", "fail", "fail",
        "The certificate chain is not trusted.",
        "Find the device on the path to {target}:{port} presenting a certificate "

@@ -192,6 +192,10 @@ def findings_for(*, name: str, host: str, port: int, dns: DnsResult,
     # the DNS probe chose dns.ok / dns.unexpected_ip as its code.
     if dns.missing and dns.addresses and dns.code != "dns.missing_expected":
         found.append(finding(ip=None, result=dns, code="dns.missing_expected"))
+    # DNS picks one code by precedence; the others that also held (a resolver
+    # mismatch behind an unpublished answer) still each need their fix.
+    found += [finding(ip=None, result=dns, code=c) for c in dns.data.get("also", ())
+              if c in codes.CODES and c != "dns.missing_expected"]
     for target in targets:
         found.extend(finding(ip=target.ip, result=p) for p in target.phases)
     return tuple(dict.fromkeys(f for f in found if f is not None))

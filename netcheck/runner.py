@@ -20,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import importlib
+import json
 import logging
+import os
 import platform
 import socket
 import time
@@ -174,8 +176,15 @@ class Run:
         self._slots = asyncio.Semaphore(max(1, options.concurrency))
         self._dns_slots = asyncio.Semaphore(max(1, options.concurrency))
         self._started_at = _utc_now()
-        self.host = host_info(options.probe,
-                              options.probe.proxy.display if options.probe.proxy else None)
+        from netcheck import environment
+
+        host = host_info(options.probe,
+                         options.probe.proxy.display if options.probe.proxy else None)
+        # Collected once per run (files and `ip` only: nothing is sent).
+        facts = environment.collect(catalog_hosts=[e.host for e in catalog.endpoints],
+                                    proxy_env=os.environ)
+        # JSON-native (lists, not tuples), so a saved report loads back equal.
+        self.host = replace(host, environment=json.loads(json.dumps(facts)))
         self._t0 = time.perf_counter()
         self._deadline_at = (self._t0 + options.deadline) if options.deadline else None
         self.interrupted = False
