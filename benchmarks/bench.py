@@ -720,12 +720,23 @@ def section_memory(the_lab: Lab, sizes: Sizes) -> dict[str, Any]:
 
 # -- 4. start-up ----------------------------------------------------------------
 
+def _startup_env() -> dict[str, str]:
+    """An installed netcheck has its .pyc files (pip compiles them); with
+    PYTHONDONTWRITEBYTECODE set (as in some CI shells) every run would
+    recompile netcheck's modules and time the compiler instead. The cache
+    goes to a folder of its own, never into the source tree."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "netcheck-bench-pyc")
+    return env
+
+
 def _times(cmd: Sequence[str], runs: int, pin: set[int] | None) -> list[float]:
     out = []
+    env = _startup_env()
     for _ in range(runs):
         t0 = time.perf_counter()
         done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              timeout=60, check=False, preexec_fn=_pin(pin))
+                              timeout=60, check=False, preexec_fn=_pin(pin), env=env)
         out.append(1000 * (time.perf_counter() - t0))
         if done.returncode != 0:
             raise BenchError(f"{' '.join(cmd)} exited {done.returncode}")
@@ -769,7 +780,8 @@ def import_costs(args: Sequence[str]) -> list[tuple[int, str]]:
     out = subprocess.run([PYTHON, "-X", "importtime", "-c",
                           f"import sys; sys.argv = ['netcheck', *{list(args)!r}]; "
                           "from netcheck.cli import main; sys.exit(main())"],
-                         capture_output=True, text=True, timeout=60, check=False)
+                         capture_output=True, text=True, timeout=60, check=False,
+                         env=_startup_env())
     costs = []
     for line in out.stderr.splitlines():
         # "import time:  self_us | cumulative_us | [indent]module"

@@ -11,23 +11,19 @@ Exit codes (DESIGN.md, by precedence): 130/143 interrupted > 3 internal error
 from __future__ import annotations
 
 import argparse
-import asyncio
-import dataclasses
-import importlib
-import ipaddress
-import logging
 import os
-import signal
-import stat
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
 
 from netcheck import __version__
 
+# Not ``from typing import TYPE_CHECKING``: typing alone costs ~4 ms of the
+# start-up budget; mypy treats any name TYPE_CHECKING as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
+    from typing import NoReturn
+
     from rich.console import Console
 
     from netcheck.catalog import Catalog
@@ -35,11 +31,13 @@ if TYPE_CHECKING:
     from netcheck.probes.base import ProbeOptions, ProxyConfig
     from netcheck.runner import RunOptions
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
-FORMAT_NAMES = ("console", "json", "junit", "markdown", "html", "csv", "prometheus")
+# Start-up budget (``netcheck --help`` <= 80 ms): at import time this module
+# needs only argparse. asyncio, logging, signal, ipaddress, dataclasses,
+# pathlib and typing are imported inside the functions that use them.
 
-log = logging.getLogger("netcheck")
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_SIGNAL_NAMES = {"SIGINT": 130, "SIGTERM": 143}
+FORMAT_NAMES = ("console", "json", "junit", "markdown", "html", "csv", "prometheus")
 
 
 class UsageError(Exception):
@@ -52,6 +50,15 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 # -- argument types: each turns one bad value into one clear line --------------
+
+def _path(text: str) -> Path:
+    from pathlib import Path
+
+    return Path(text)
+
+
+_path.__name__ = "Path"  # argparse names the type in its messages
+
 
 def _positive_float(text: str) -> float:
     try:
@@ -97,6 +104,8 @@ def parse_resolver(text: str) -> tuple[str, int]:
             port_text = rest[1:]
     elif text.count(":") == 1:
         host, port_text = text.split(":")
+    import ipaddress
+
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
@@ -126,7 +135,7 @@ def _formats(text: str) -> list[str]:
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     sel = p.add_argument_group("what to check")
-    sel.add_argument("--catalog", type=Path, metavar="PATH",
+    sel.add_argument("--catalog", type=_path, metavar="PATH",
                      help="endpoint catalogue (default: the built-in endpoints.yaml)")
     sel.add_argument("--only", action="append", metavar="NAME",
                      help="check only these endpoints (repeatable, or comma-separated)")
@@ -137,7 +146,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     net = p.add_argument_group("how to reach them")
     net.add_argument("--resolver", action="append", type=parse_resolver, metavar="IP[:PORT]",
                      help="ask this DNS server instead of the system's (repeatable)")
-    net.add_argument("--ca-bundle", type=Path, metavar="PEM",
+    net.add_argument("--ca-bundle", type=_path, metavar="PEM",
                      help="extra trust anchors the vendor's certificates may chain to")
     proxy = net.add_mutually_exclusive_group()
     proxy.add_argument("--proxy", metavar="URL",
@@ -158,9 +167,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     out.add_argument("--format", type=_formats, default=None, metavar="FMT[,FMT...]",
                      help=f"one or more of {', '.join(FORMAT_NAMES)} (default: console)")
     dest = out.add_mutually_exclusive_group()
-    dest.add_argument("--output", type=Path, metavar="PATH",
+    dest.add_argument("--output", type=_path, metavar="PATH",
                       help="with one format: write it here ('-' is stdout)")
-    dest.add_argument("--output-dir", type=Path, metavar="DIR",
+    dest.add_argument("--output-dir", type=_path, metavar="DIR",
                       help="folder for report files (default: reports/)")
     out.add_argument("--strict", action="store_true",
                      help="warnings fail the run too (exit 1)")
@@ -224,24 +233,26 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     _add_run_options(demo)
 
     validate = sub.add_parser("validate", help="check a catalogue file (exit 0 or 2)")
-    validate.add_argument("path", nargs="?", type=Path, metavar="PATH",
+    validate.add_argument("path", nargs="?", type=_path, metavar="PATH",
                           help="catalogue to check (default: the built-in one)")
 
     lst = sub.add_parser("list", help="list the catalogue's endpoints")
-    lst.add_argument("--catalog", type=Path, metavar="PATH")
+    lst.add_argument("--catalog", type=_path, metavar="PATH")
     lst.add_argument("--tag", action="append", metavar="TAG")
     lst.add_argument("--only", action="append", metavar="NAME")
 
     report = sub.add_parser("report", help="re-render a saved JSON report in another format")
-    report.add_argument("report", type=Path, metavar="REPORT.json")
+    report.add_argument("report", type=_path, metavar="REPORT.json")
     report.add_argument("--format", type=_formats, required=True, metavar="FMT")
-    report.add_argument("--output", type=Path, metavar="PATH",
+    report.add_argument("--output", type=_path, metavar="PATH",
                         help="write here ('-' or absent: stdout)")
 
     wanted = _requested_command(argv)
     for name, (module, help_text) in EXTERNAL_COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:])
         if name == wanted:
+            import importlib
+
             importlib.import_module(module).add_arguments(p)
     return parser
 
@@ -310,6 +321,7 @@ def _proxy_settings(args: argparse.Namespace) -> tuple[ProxyConfig | None, str]:
 
 def _check_ca_bundle(path: Path) -> None:
     import ssl
+    import stat
 
     from netcheck.probes.tls import public_context
 
@@ -334,16 +346,36 @@ def _check_ca_bundle(path: Path) -> None:
         raise UsageError(f"--ca-bundle {path}: holds no CA certificate")
 
 
-@dataclass(frozen=True, slots=True)
 class OutputPlan:
-    formats: tuple[str, ...]
-    console_to_stderr: bool
-    single_path: Path | None  # one format to one path ('-' = stdout)
-    directory: Path | None  # several formats (or one without --output) to files
+    """Where the reports go. A plain class, not a dataclass: dataclasses
+    imports inspect (~7 ms), too much for the start-up budget."""
+
+    __slots__ = ("console_to_stderr", "directory", "formats", "single_path")
+
+    def __init__(self, formats: tuple[str, ...], console_to_stderr: bool,
+                 single_path: Path | None, directory: Path | None) -> None:
+        self.formats = formats
+        self.console_to_stderr = console_to_stderr
+        self.single_path = single_path  # one format to one path ('-' = stdout)
+        self.directory = directory  # several formats (or one without --output) to files
+
+    def __repr__(self) -> str:
+        return (f"OutputPlan(formats={self.formats!r}, console_to_stderr="
+                f"{self.console_to_stderr!r}, single_path={self.single_path!r}, "
+                f"directory={self.directory!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OutputPlan):
+            return NotImplemented
+        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def plan_output(formats: list[str] | None, output: Path | None,
                 output_dir: Path | None) -> OutputPlan:
+    from pathlib import Path
+
     from netcheck.output import check_writable_dir, check_writable_file
 
     chosen = tuple(formats or ["console"])
@@ -395,7 +427,12 @@ async def _execute(catalog: Catalog, options: RunOptions, console: Console,
                    show_progress: bool) -> tuple[RunReport, int | None]:
     """Run with signal handling: SIGINT/SIGTERM cancel the run, and the
     report of what finished is still returned."""
+    import asyncio
+    import signal
+
     from netcheck.runner import EndpointFinished, Event, Run
+
+    exit_signal = {getattr(signal, name): code for name, code in EXIT_SIGNAL_NAMES.items()}
 
     progress = None
     task_id = None
@@ -420,7 +457,7 @@ async def _execute(catalog: Catalog, options: RunOptions, console: Console,
         received.append(signum)
         task.cancel()
 
-    for sig in EXIT_SIGNAL:
+    for sig in exit_signal:
         loop.add_signal_handler(sig, on_signal, sig)
     try:
         await task
@@ -428,12 +465,12 @@ async def _execute(catalog: Catalog, options: RunOptions, console: Console,
         if not received:
             raise
     finally:
-        for sig in EXIT_SIGNAL:
+        for sig in exit_signal:
             loop.remove_signal_handler(sig)
         if progress is not None:
             progress.stop()
     report = run.report(interrupted=bool(received))
-    return report, (EXIT_SIGNAL[signal.Signals(received[0])] if received else None)
+    return report, (exit_signal[signal.Signals(received[0])] if received else None)
 
 
 def _verdict_exit(report: RunReport, strict: bool) -> int:
@@ -494,6 +531,10 @@ def run_checks(args: argparse.Namespace, catalog: Catalog,
                options: RunOptions | None = None,
                on_report: Callable[[RunReport], None] | None = None) -> int:
     """Shared by ``run`` and ``demo``: probe, show, write, pick the exit code."""
+    import asyncio
+    import dataclasses
+    from pathlib import Path
+
     from netcheck.output import OutputError
 
     try:
@@ -556,6 +597,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from netcheck.output import OutputError, check_writable_file, write_path
     from netcheck.render.json import ReportLoadError, load
 
@@ -594,11 +637,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    if args.command != "validate":
+        # validate logs nothing; logging costs it ~3 ms of start-up.
+        import logging
+
+        logging.basicConfig(
+            level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
+            format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
         if args.command in EXTERNAL_COMMANDS:
+            import importlib
+
             command: Callable[[argparse.Namespace], int] = importlib.import_module(
                 EXTERNAL_COMMANDS[args.command][0]).main
             return command(args)
@@ -614,7 +663,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit:
         raise
     except Exception as exc:
-        log.debug("internal error", exc_info=True)
+        import logging
+
+        logging.getLogger("netcheck").debug("internal error", exc_info=True)
         print(f"netcheck: internal error: {type(exc).__name__}: {exc} "
               "(run with -v for the traceback; please report it)", file=sys.stderr)
         return EXIT_INTERNAL
