@@ -36,8 +36,7 @@ import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import h11
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -45,34 +44,19 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 from websockets.utils import accept_key
 
-LOOPBACK = "127.0.0.1"
+from netcheck.lab.tcp_servers import LOOPBACK, LabTcpServer
+
 _HEAD_LIMIT = 64 * 1024  # what a lab server reads of a request head
 _TLS_HANDSHAKE_TIMEOUT = 5.0
 
 
-class _LabServer:
-    """What every lab server shares: start/stop, address, counters."""
+class _LabServer(LabTcpServer):
+    """A lab server that speaks TLS with ``ssl_context`` and counts its bytes."""
 
     def __init__(self, ssl_context: ssl.SSLContext) -> None:
+        super().__init__(LOOPBACK, 0)
         self.ssl_context = ssl_context
-        self.host = LOOPBACK
-        self.port = 0
-        self.accepted = 0
         self.bytes_sent = 0
-
-    async def start(self) -> None:
-        raise NotImplementedError
-
-    async def stop(self) -> None:
-        raise NotImplementedError
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.stop()
 
 
 # -- servers built on asyncio streams ---------------------------------------
