@@ -18,18 +18,25 @@ a test in ``tests/test_inspection.py`` with a real-world issuer DN.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
 class InspectionProduct:
     name: str
     patterns: tuple[str, ...]
+    # One compiled alternation: matches() runs on every issuer of every target.
+    _rx: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_rx", re.compile(
+            "|".join(f"(?:{p})" for p in self.patterns), re.IGNORECASE))
 
     def matches(self, text: str) -> bool:
-        return any(re.search(p, text, re.IGNORECASE) for p in self.patterns)
+        return self._rx.search(text) is not None
 
 
 def _p(name: str, *patterns: str) -> InspectionProduct:
@@ -73,6 +80,7 @@ PRODUCTS: tuple[InspectionProduct, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=256)  # issuer DNs repeat across every target
 def match(*names: str | None) -> InspectionProduct | None:
     """The inspection product any of ``names`` (issuer DNs, organisations) names."""
     for text in names:

@@ -277,8 +277,9 @@ class Run:
         proxied = proxy is not None and not _no_proxy_match(
             ep.host, ep.port, self.options.no_proxy)
         dns_result = await self._dns(ep)
-        log.debug("%s dns: %s %s in %.1f ms: %s", ep.name, dns_result.status, dns_result.code,
-                  dns_result.duration_ms, clean(dns_result.detail))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s dns: %s %s in %.1f ms: %s", ep.name, dns_result.status,
+                      dns_result.code, dns_result.duration_ms, clean(dns_result.detail))
         if proxied:
             plan: list[tuple[str | None, TargetSource]] = [(None, "proxy")]
         else:
@@ -318,6 +319,7 @@ class Run:
         names = phases_for(ep, proxied)
         results: list[PhaseResult] = []
         opened: list[Connection] = []
+        debug = log.isEnabledFor(logging.DEBUG)
         async with self._slots:
             try:
                 conn: Connection | None = None
@@ -334,8 +336,10 @@ class Run:
                         stop = True
                         continue
                     result, conn = await self._phase(name, ctx, conn)
-                    log.debug("%s %s %s: %s %s in %.1f ms: %s", ep.name, ctx.target, name,
-                              result.status, result.code, result.duration_ms, clean(result.detail))
+                    if debug:  # clean() is not free: only for a log that is kept
+                        log.debug("%s %s %s: %s %s in %.1f ms: %s", ep.name, ctx.target, name,
+                                  result.status, result.code, result.duration_ms,
+                                  clean(result.detail))
                     if conn is not None and all(conn is not c for c in opened):
                         opened.append(conn)
                     results.append(result)

@@ -564,7 +564,9 @@ def dn_from_ssl(rdns: Sequence[Sequence[tuple[str, str]]]) -> str:
                     for rdn in reversed(rdns))
 
 
+@functools.lru_cache(maxsize=1024)
 def _when(text: str) -> dt.datetime:
+    # strptime costs ~20 us a call and the same few dates repeat on every target.
     return dt.datetime.fromtimestamp(ssl.cert_time_to_seconds(text), dt.UTC)
 
 
@@ -653,22 +655,47 @@ def _der(cert: Any) -> bytes:
     return bytes(cert.public_bytes(ssl._ssl.ENCODING_DER))  # type: ignore[attr-defined]
 
 
-def verified_chain(ssl_object: Any) -> list[CertInfo]:
-    """The verified path, leaf first, without the trust anchor (the store's
-    own expiry is not the server's defect)."""
+# CertInfo by DER: every target of a run sees the same few certificates, and
+# decoding one (get_info, DN strings, dates, two SHA-256) costs more than the
+# rest of the verdict. CertInfo is immutable, so sharing it is safe.
+_INFO_CACHE: dict[bytes, CertInfo] = {}
+_INFO_CACHE_MAX = 512
+
+
+def _info_for(cert: Any) -> CertInfo:
+    der = _der(cert)
+    info = _INFO_CACHE.get(der)
+    if info is None:
+        info = info_from_ssl(cert.get_info(), der)
+        if len(_INFO_CACHE) >= _INFO_CACHE_MAX:
+            _INFO_CACHE.clear()  # a run with this many distinct certificates is rare
+        _INFO_CACHE[der] = info
+    return info
+
+
+def _verified(ssl_object: Any) -> tuple[list[CertInfo], str | None]:
+    """:func:`verified_chain` and :func:`verified_anchor_spki` from one
+    walk of the verified chain."""
     certs = _chain_certs(ssl_object, verified=True)
     if not certs:
         der = ssl_object.getpeercert(binary_form=True)
-        return [info_from_ssl(ssl_object.getpeercert(), der)] if der else []
-    infos = [info_from_ssl(c.get_info(), _der(c)) for c in certs]
-    return infos[:-1] if len(infos) > 1 else infos
+        return ([info_from_ssl(ssl_object.getpeercert(), der)] if der else []), None
+    infos = [_info_for(c) for c in certs]
+    if len(infos) > 1:
+        return infos[:-1], infos[-1].spki_sha256
+    return infos, None
+
+
+def verified_chain(ssl_object: Any) -> list[CertInfo]:
+    """The verified path, leaf first, without the trust anchor (the store's
+    own expiry is not the server's defect)."""
+    return _verified(ssl_object)[0]
 
 
 def verified_anchor_spki(ssl_object: Any) -> str | None:
     """The pin of the trust anchor the verified path ends in (``None`` when
     the server's certificate is itself the anchor, or the path is unknown)."""
-    certs = _chain_certs(ssl_object, verified=True)
-    return spki_sha256(_der(certs[-1])) if len(certs) > 1 else None
+    return _verified(ssl_object)[1]
 
 
 def presented_ders(ssl_object: Any) -> list[bytes]:
@@ -828,8 +855,7 @@ async def run(ctx: ProbeContext, conn: Connection | None
     else:
         conn.tls = True
         so = _sslobj(conn.writer)
-        chain = verified_chain(so)
-        anchor = verified_anchor_spki(so)
+        chain, anchor = _verified(so)
         code, problems = classify(chain, host, _now(), None, False, ctx.endpoint.tls,
                                   ctx.options.cert_warn_days, version=so.version(),
                                   anchor_spki=anchor)
