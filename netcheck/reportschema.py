@@ -71,6 +71,14 @@ TLS_CERT_FIELDS: tuple[str, ...] = (
 )
 
 
+# Fields added to the contract after DESIGN.md's first report: a report
+# written without them (an older netcheck, a DESIGN-shaped document) is still
+# valid, because the contract changes only by adding. Everything else is
+# required, so a field removed or misspelt is caught.
+ADDED_FIELDS: tuple[str, ...] = ("purpose", "python", "environment", "since_last_run",
+                                 "change_request")
+
+
 def _closed(properties: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
     """An object with exactly these fields, all required except ``optional``."""
     return {
@@ -160,7 +168,7 @@ def build_schema() -> dict[str, Any]:
         "dns": {"$ref": "#/$defs/dns"},
         "targets": {"type": "array", "items": {"$ref": "#/$defs/target"}},
         "findings": {"type": "array", "items": {"$ref": "#/$defs/finding"}},
-    })
+    }, optional=ADDED_FIELDS)
     change_row = _closed({
         "section": {"enum": list(changes.SECTIONS)},
         "destination": {"type": "string"},
@@ -203,7 +211,7 @@ def build_schema() -> dict[str, Any]:
             "resolvers": _str_array(),
             "proxy": {"type": ["string", "null"]},
             "environment": {"type": "object"},
-        }),
+        }, optional=ADDED_FIELDS),
         "catalog": _closed({
             "source": {"type": "string"},
             "sha256": {"type": "string"},
@@ -217,7 +225,7 @@ def build_schema() -> dict[str, Any]:
         "findings": {"type": "array", "items": {"$ref": "#/$defs/finding"}},
         "change_request": {"$ref": "#/$defs/change_request"},
         "since_last_run": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/since_last_run"}]},
-    }, optional=("change_request",))
+    }, optional=ADDED_FIELDS)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_URI,

@@ -2,6 +2,8 @@
 
 * Proxy and trust-store variables from the developer's shell never leak into
   a test (a test that wants them sets them itself).
+* Every test runs in a fresh temporary working directory, so nothing a test
+  runs writes into the checkout (``reports/history.jsonl`` above all).
 * Under ``CI=true`` nothing may be skipped: a skip there means CI failed to
   provide a facility (root, squid, chromium), which must fail the run.
 """
@@ -20,9 +22,11 @@ _ENV_VARS = (
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+                       ) -> None:
     for name in _ENV_VARS:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -17,6 +17,7 @@ from netcheck.lab import SCENARIOS, Lab
 from netcheck.reportschema import validate_report
 
 NETCHECK = str(Path(sys.executable).parent / "netcheck")
+LAB_EXAMPLE = str(Path(__file__).parent.parent / "catalog" / "lab-example.yaml")
 
 
 def netcheck(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
@@ -110,7 +111,7 @@ def test_default_output_dir_is_reports(lab: Lab, tmp_path: Path) -> None:
 def test_usage_errors_are_one_line_exit_2(args: list[str], message: str) -> None:
     # Given a mistake on the command line; nothing is probed (the built-in
     # catalogue is never reached: every case fails before probing)
-    result = netcheck("run", "--catalog", "tests/catalog/lab-example.yaml", *args)
+    result = netcheck("run", "--catalog", LAB_EXAMPLE, *args)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -120,7 +121,7 @@ def test_unwritable_output_dir_is_found_before_probing(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     start = time.monotonic()
-    result = netcheck("run", "--catalog", "tests/catalog/lab-example.yaml",
+    result = netcheck("run", "--catalog", LAB_EXAMPLE,
                       "--format", "json", "--output-dir", str(blocker / "sub"))
     assert result.returncode == 2
     assert "cannot write to output folder" in result.stderr
