@@ -21,12 +21,12 @@ library at import time; ``yaml``, ``ipaddress``, ``re``, ``hashlib`` and
 from __future__ import annotations
 
 import functools
-import os
-import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
+
+from netcheck.files import NotARegularFile, read_regular
 
 if TYPE_CHECKING:
     import yaml
@@ -129,12 +129,9 @@ def load_catalog(path: Path | None = None) -> Catalog:
     file = builtin_path() if path is None else path
     source = BUILTIN_SOURCE if path is None else str(path)
     try:
-        # O_NONBLOCK: opening a FIFO nobody writes to would block forever;
-        # then only a regular file is read.
-        with open(os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise CatalogError(source, [f"file: {file} is not a regular file"])
-            data = f.read(MAX_BYTES + 1)  # bounded: a huge file costs nothing
+        data = read_regular(file, MAX_BYTES)  # bounded: a huge file costs nothing
+    except NotARegularFile as exc:
+        raise CatalogError(source, [f"file: {exc}"]) from exc
     except OSError as exc:
         raise CatalogError(source, [f"file: cannot read {file} ({exc.strerror or exc})"]) from exc
     if len(data) > MAX_BYTES:

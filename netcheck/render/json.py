@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from netcheck.changes import build_change_request
+from netcheck.files import read_regular
 from netcheck.model import SCHEMA_ID, RunReport
 
 
@@ -39,8 +40,14 @@ def render(report: RunReport) -> str:
     # Key order is the contract's (insertion order of to_dict), which is fixed
     # by the code, so two runs with the same results serialise identically and
     # `netcheck diff` or a plain `diff` shows only what changed.
-    return json.dumps(to_document(report), indent=2, ensure_ascii=False,
-                      allow_nan=False) + "\n"
+    text = json.dumps(to_document(report), indent=2, ensure_ascii=False, allow_nan=False)
+    # C1 controls (U+0080-U+009F) are valid JSON but act as terminal escapes
+    # when someone cats the file: escape them; the data stays identical.
+    return text.translate(_C1_ESCAPES) + "\n"
+
+
+MAX_REPORT_BYTES = 256 << 20  # a 10,000-endpoint report is tens of MiB
+_C1_ESCAPES = {c: f"\\u{c:04x}" for c in range(0x80, 0xA0)}
 
 
 def _read(source: str | os.PathLike[str]) -> tuple[str, str]:
@@ -49,7 +56,11 @@ def _read(source: str | os.PathLike[str]) -> tuple[str, str]:
         return source, "<report>"
     path = Path(source)
     try:
-        return path.read_text(encoding="utf-8"), str(path)
+        data = read_regular(path, MAX_REPORT_BYTES)
+        if len(data) > MAX_REPORT_BYTES:
+            raise ReportLoadError(f"{path}: larger than {MAX_REPORT_BYTES >> 20} MiB: "
+                                  "not a netcheck report")
+        return data.decode("utf-8"), str(path)
     except UnicodeDecodeError as exc:
         raise ReportLoadError(f"{path}: not a netcheck report (not UTF-8 text: {exc.reason})"
                               ) from exc

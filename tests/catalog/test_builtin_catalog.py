@@ -132,11 +132,12 @@ def test_loading_the_catalogue_imports_no_heavy_modules() -> None:
 
 def test_packaged_copy_is_preferred(tmp_path: Path) -> None:
     # Given the wheel's layout: the catalogue force-included as netcheck/endpoints.yaml
-    # (catalog.py imports nothing else from the package, so a copy of it suffices)
+    # (catalog.py imports only netcheck.files from the package: a copy of both suffices)
     package = tmp_path / "site" / "netcheck"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    (package / "catalog.py").write_bytes((REPO / "netcheck" / "catalog.py").read_bytes())
+    for module in ("catalog.py", "files.py"):
+        (package / module).write_bytes((REPO / "netcheck" / module).read_bytes())
     (package / "endpoints.yaml").write_bytes((REPO / "endpoints.yaml").read_bytes())
     (tmp_path / "site" / "endpoints.yaml").write_text("not: the packaged one\n")
     # When the built-in catalogue is located and loaded there

@@ -137,6 +137,19 @@ def test_catalogue_that_is_a_fifo_does_not_hang(files: dict[str, Path]) -> None:
     assert f"{fifo}: file: " in result.stderr
 
 
+def test_saved_report_that_is_a_fifo_does_not_hang(files: dict[str, Path]) -> None:
+    # Given a FIFO nobody writes to, named as a saved report
+    fifo = files["dir"] / "report.fifo"
+    if not fifo.exists():
+        os.mkfifo(fifo)
+    # When report and diff read it / Then each says so at once, exit 2
+    for args in (("report", str(fifo), "--format", "json"), ("diff", str(fifo), str(fifo))):
+        result = netcheck(*args, timeout=5)
+        assert result.returncode == 2, result.stderr
+        assert "not a regular file" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
 # -- output destinations -----------------------------------------------------------
 
 def test_output_dir_that_is_a_file_is_one_line_exit_2(files: dict[str, Path]) -> None:

@@ -190,3 +190,16 @@ def test_module_is_the_registered_json_renderer() -> None:
     from netcheck.render import renderer
 
     assert renderer("json") is json_render.render
+
+
+def test_c1_controls_are_escaped_but_the_data_is_kept(sample_report: RunReport) -> None:
+    import dataclasses
+
+    # Given a finding whose text carries a C1 control (CSI as one byte, U+009B)
+    ep = sample_report.endpoints[0]
+    weird = dataclasses.replace(ep, purpose="x\u009b31my")
+    report = dataclasses.replace(sample_report, endpoints=(weird, *sample_report.endpoints[1:]))
+    # When rendered / Then no raw C1 character is in the file, and it loads back equal
+    text = render(report)
+    assert "\u009b" not in text and "\\u009b" in text
+    assert json.loads(text)["endpoints"][0]["purpose"] == "x\u009b31my"
