@@ -281,17 +281,9 @@ def _utf8(encoding: str | None) -> bool:
     return (encoding or "").lower().replace("-", "").replace("_", "").startswith("utf")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from netcheck.cli import _positive_int
+
     parser.add_argument("--last", type=_positive_int, default=20, metavar="N",
                         help="show the last N runs (default: 20)")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, metavar="DIR",
@@ -314,6 +306,8 @@ def main(args: argparse.Namespace) -> int:
         # A console that cannot show a character gets "?", not a traceback.
         sys.stdout.reconfigure(errors="replace")
     console = Console(markup=False, highlight=False, emoji=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 160  # a pipe has no width: don't cut timestamps at 80
     path = history_path(args.dir)
     if not entries:
         console.print(Text(f"no runs recorded in {path} yet "

@@ -212,7 +212,6 @@ for _ in range(int(sys.argv[2])):
 
 def test_concurrent_history_appends_stay_valid_line_by_line(tmp_path: Path) -> None:
     # Given four processes appending 25 history lines each to one history file
-    pytest.importorskip("netcheck.history")
     procs = [subprocess.Popen([sys.executable, "-c", _APPEND, str(tmp_path / "reports"), "25"],
                               stderr=subprocess.PIPE, text=True) for _ in range(4)]
     errors = [p.communicate(timeout=60)[1] for p in procs]

@@ -40,16 +40,6 @@ def netcheck(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str
                           env={**os.environ, "COLUMNS": "200"}, check=False)
 
 
-def _wired() -> bool:
-    return "--no-history" in netcheck("run", "--help").stdout
-
-
-WIRED = _wired()
-needs_wiring = pytest.mark.xfail(
-    not WIRED, strict=True,
-    reason="netcheck run does not call netcheck.history yet (the lead's wiring in cli.py)")
-
-
 class Loop:
     """An event loop in a thread of its own, for the test's own server."""
 
@@ -179,7 +169,6 @@ def test_netcheck_diff_between_runs_with_the_network_changed(
     assert renewal["regressions"] is False
 
 
-@needs_wiring
 def test_each_run_reports_since_last_run_and_appends_history(
         runs: Runs, server: Switchable) -> None:
     # Given a first run: nothing to compare with yet
@@ -208,7 +197,6 @@ def test_each_run_reports_since_last_run_and_appends_history(
     assert doc2["started_at"] in shown.stdout
 
 
-@needs_wiring
 def test_no_history_neither_reads_nor_writes_it(runs: Runs, server: Switchable) -> None:
     runs.run()
     server.off()
@@ -217,7 +205,6 @@ def test_no_history_neither_reads_nor_writes_it(runs: Runs, server: Switchable) 
     assert len((runs.out / "history.jsonl").read_text().splitlines()) == 1
 
 
-@needs_wiring
 def test_sigterm_during_a_run_leaves_a_consistent_history(
         lab: Lab, runs: Runs) -> None:
     # Given a history with one complete run

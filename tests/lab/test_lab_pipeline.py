@@ -93,13 +93,33 @@ def test_missing_expected_is_information_only(report: RunReport) -> None:
     assert [f.severity for f in ep.findings if f.code == "dns.missing_expected"] == ["info"]
 
 
-def test_phases_after_a_failure_are_skipped(report: RunReport) -> None:
-    ep = _endpoint(report, "tls-reset")
-    (target,) = ep.targets
-    assert [(p.phase, p.status, p.code) for p in target.phases] == [
-        ("tcp", "pass", "tcp.ok"), ("tls", "fail", "tls.reset")]
-    ws = _endpoint(report, "ws-rejected")
-    assert [p.phase for p in ws.targets[0].phases] == ["tcp", "tls", "websocket"]
+def test_phases_after_a_failure_are_skipped(lab: Lab) -> None:
+    # Given a websocket and an HTTPS endpoint aimed at the refusing port, and
+    # a websocket one at the server that resets after the ClientHello
+    import dataclasses
+
+    from netcheck.catalog import Catalog
+
+    catalog = load_catalog(lab.catalog_path)
+    refused = select(catalog, ["tcp-refused"], []).endpoints[0]
+    reset = select(catalog, ["tls-reset"], []).endpoints[0]
+    eps = (dataclasses.replace(refused, name="wss-refused", probe="wss"),
+           dataclasses.replace(refused, name="https-refused", probe="https"),
+           dataclasses.replace(reset, name="wss-reset", probe="wss"))
+    options = RunOptions(probe=ProbeOptions(resolvers=(lab.resolver,), ca_bundle=lab.ca_bundle))
+    # When they run
+    report = asyncio.run(run_catalog(Catalog(catalog.source, catalog.sha256, eps), options))
+    # Then every phase after the failed one is there, skipped
+    phases = {e.name: [(p.phase, p.status, p.code) for p in e.targets[0].phases]
+              for e in report.endpoints}
+    assert phases == {
+        "wss-refused": [("tcp", "fail", "tcp.refused"), ("tls", "skip", "skipped"),
+                        ("websocket", "skip", "skipped")],
+        "https-refused": [("tcp", "fail", "tcp.refused"), ("tls", "skip", "skipped"),
+                          ("https", "skip", "skipped")],
+        "wss-reset": [("tcp", "pass", "tcp.ok"), ("tls", "fail", "tls.reset"),
+                      ("websocket", "skip", "skipped")],
+    }
 
 
 def test_each_phase_records_its_own_duration(report: RunReport) -> None:
