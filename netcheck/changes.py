@@ -49,28 +49,13 @@ SECTION_TITLES: Mapping[Section, str] = {
     "other": "Other changes",
 }
 
-# What a firewall log would call each outcome, for the "seen" column.
-_ALLOW_SEEN: Mapping[str, str] = {
-    "tcp.timeout": "dropped",
-    "tcp.refused": "refused",
-    "tcp.unreachable": "unreachable",
-    "tcp.reset": "reset",
-    "tcp.error": "connection failed",
-    "tls.reset": "reset after ClientHello",
-}
-_DNS_SEEN: Mapping[str, str] = {
-    "dns.unexpected_ip": "answered {unexpected} (not published)",
-    "dns.nxdomain": "NXDOMAIN",
-    "dns.no_answer": "no A/AAAA record",
-    "dns.servfail": "SERVFAIL/REFUSED",
-    "dns.timeout": "no answer (timeout)",
-    "dns.error": "resolution failed",
-}
 _PROXY_CODES = frozenset({"proxy.denied", "proxy.upstream_failed", "proxy.auth_required"})
 _TLS_BYPASS_CODES = frozenset({"tls.intercepted"})
 
-CONNECT_443_NOTE = ("a proxy that denies CONNECT to a port other than 443 may allow "
-                    "CONNECT to 443 only (e.g. squid's SSL_ports)")
+_ALLOW_CODES = frozenset({"tcp.timeout", "tcp.refused", "tcp.unreachable", "tcp.reset",
+                          "tcp.error", "tls.reset"})
+_DNS_CODES = frozenset({"dns.unexpected_ip", "dns.nxdomain", "dns.no_answer", "dns.servfail",
+                        "dns.timeout", "dns.error"})
 
 @dataclass(frozen=True, slots=True)
 class ChangeRow:
@@ -188,15 +173,15 @@ def _item(ep: EndpointResult, f: Finding, report: RunReport) -> _Item | None:
         return None
     result = _phase_of(ep, f)
     data: Mapping[str, Any] = result.data if result is not None else {}
-    if f.code in _ALLOW_SEEN:
+    if f.code in _ALLOW_CODES:
         if ep.dns.expected_ips or f.ip is None:
             # An IP rule; through a proxy (no IP) the rule is by name.
             dest = f.ip if f.ip is not None else f.host
-            return _Item("allow", (dest, f.port), "tcp", f, ep, data, _ALLOW_SEEN[f.code],
+            return _Item("allow", (dest, f.port), "tcp", f, ep, data, codes.get(f.code).seen,
                          via="")
         # No published addresses (a CDN): an IP rule would break tomorrow.
         return _Item("allow", (f.host, f.port), "tcp", f, ep, data,
-                     _ALLOW_SEEN[f.code], via=f.ip)
+                     codes.get(f.code).seen, via=f.ip)
     if f.code in _TLS_BYPASS_CODES:
         issuer = str(data.get("issuer") or "?")
         return _Item("tls_bypass", (f.host, f.port), "", f, ep, data, f"issuer: {issuer}",
@@ -206,16 +191,16 @@ def _item(ep: EndpointResult, f: Finding, report: RunReport) -> _Item | None:
         seen = f"CONNECT answered {data.get('status', '?')} at {proxy}"
         if f.code == "proxy.denied":
             # The proxy phase words why a non-443 CONNECT may be a port policy
-            # (data["hint"]); a report without it gets the short note.
-            if data.get("hint"):
-                seen = f"{seen}. {data['hint']}"
-            elif f.port != 443:
-                seen = f"{seen}; {CONNECT_443_NOTE}"
+            # (data["hint"]); a report saved without it gets the same hint.
+            hint = data.get("hint") or (codes.hint("proxy.port_443_only", port=f.port)
+                                        if f.port != 443 else "")
+            if hint:
+                seen = f"{seen}. {hint}"
         return _Item("proxy_allow", (f"{f.host}:{f.port}", f.port), "", f, ep, data, seen,
                      via=proxy)
-    if f.code in _DNS_SEEN:
+    if f.code in _DNS_CODES:
         resolver = resolvers_of(ep.dns, f.code, report.host.resolvers) or "?"
-        what = _DNS_SEEN[f.code].format(unexpected=", ".join(ep.dns.unexpected) or "?")
+        what = codes.get(f.code).seen.format(unexpected=", ".join(ep.dns.unexpected) or "?")
         return _Item("dns_fix", (f.host, None), "", f, ep, data, f"{what} from {resolver}",
                      via=resolver)
     return _Item("other", (f.host, f.port), "", f, ep, data, codes.get(f.code).meaning,

@@ -39,14 +39,18 @@ class Code:
     severity: Severity | None
     meaning: str
     action: str
+    # What a firewall log would call the outcome, for the change request's
+    # "seen" column (``{unexpected}`` may be filled); "" where it has no row.
+    seen: str = ""
 
     @property
     def phase(self) -> str:
         return self.code.split(".", 1)[0]
 
 
-def _c(code: str, status: Status, severity: Severity | None, meaning: str, action: str) -> Code:
-    return Code(code, status, severity, meaning, action)
+def _c(code: str, status: Status, severity: Severity | None, meaning: str, action: str,
+       seen: str = "") -> Code:
+    return Code(code, status, severity, meaning, action, seen)
 
 
 _TABLE: tuple[Code, ...] = (
@@ -61,7 +65,8 @@ _TABLE: tuple[Code, ...] = (
        "an IP-based allow rule will not cover it.",
        "Either allow outbound TCP {port} to {unexpected} as well (seen for {host}), "
        "or allow {host}:{port} by hostname (FQDN rule / proxy allow-list); "
-       "if the answer is wrong, fix the record on {resolver}."),
+       "if the answer is wrong, fix the record on {resolver}.",
+       seen="answered {unexpected} (not published)"),
     _c("dns.missing_expected", "pass", "info",
        "A published address was not in this DNS answer; it is still probed, "
        "because DNS may hand it out tomorrow.",
@@ -69,21 +74,26 @@ _TABLE: tuple[Code, ...] = (
     _c("dns.nxdomain", "fail", "fail",
        "The resolver says the name does not exist (NXDOMAIN).",
        "Fix DNS for {host} on {resolver}: it answers NXDOMAIN. Check split-horizon "
-       "zones, DNS filtering or a conditional forwarder that shadows the vendor's domain."),
+       "zones, DNS filtering or a conditional forwarder that shadows the vendor's domain.",
+       seen="NXDOMAIN"),
     _c("dns.no_answer", "fail", "fail",
        "The name exists but has no A or AAAA record.",
-       "Fix DNS for {host} on {resolver}: the name exists but has no address record."),
+       "Fix DNS for {host} on {resolver}: the name exists but has no address record.",
+       seen="no A/AAAA record"),
     _c("dns.servfail", "fail", "fail",
        "The resolver failed to resolve the name (SERVFAIL or REFUSED).",
        "Fix the resolver {resolver}: it answers SERVFAIL/REFUSED for {host} "
-       "(broken forwarder, DNSSEC failure or a filtering policy)."),
+       "(broken forwarder, DNSSEC failure or a filtering policy).",
+       seen="SERVFAIL/REFUSED"),
     _c("dns.timeout", "fail", "fail",
        "No DNS answer within the timeout.",
        "Allow DNS (UDP and TCP 53) from this host to {resolver}, or check that "
-       "the resolver is up; {host} could not be resolved."),
+       "the resolver is up; {host} could not be resolved.",
+       seen="no answer (timeout)"),
     _c("dns.error", "fail", "fail",
        "DNS resolution failed for another reason.",
-       "Check the resolver configuration for {host} on {resolver}."),
+       "Check the resolver configuration for {host} on {resolver}.",
+       seen="resolution failed"),
     _c("dns.hosts_override", "warn", "warn",
        "This machine's /etc/hosts gives the host other addresses than DNS does; "
        "the product's apps resolve through the OS (getaddrinfo), so they use the file.",
@@ -101,21 +111,26 @@ _TABLE: tuple[Code, ...] = (
     _c("tcp.timeout", "fail", "fail",
        "The TCP SYN went unanswered: packets are silently dropped "
        "(a DROP rule or a missing allow rule).",
-       "Allow outbound TCP {port} to {ip} ({host})"),
+       "Allow outbound TCP {port} to {ip} ({host})",
+       seen="dropped"),
     _c("tcp.refused", "fail", "fail",
        "The connection was refused (RST): a REJECT rule, or nothing listening.",
        "Allow outbound TCP {port} to {ip} ({host}); if a firewall already allows it, "
-       "the RST comes from a REJECT rule or the service is down."),
+       "the RST comes from a REJECT rule or the service is down.",
+       seen="refused"),
     _c("tcp.unreachable", "fail", "fail",
        "ICMP unreachable or no route to the address.",
        "Add a route or allow rule for outbound TCP {port} to {ip} ({host}): "
-       "the network answered 'unreachable'."),
+       "the network answered 'unreachable'.",
+       seen="unreachable"),
     _c("tcp.reset", "fail", "fail",
        "The connection was reset while opening.",
-       "Allow outbound TCP {port} to {ip} ({host}); a device on the path resets it."),
+       "Allow outbound TCP {port} to {ip} ({host}); a device on the path resets it.",
+       seen="reset"),
     _c("tcp.error", "fail", "fail",
        "The TCP connection failed for another reason.",
-       "Check outbound TCP {port} to {ip} ({host}) on this host's firewall."),
+       "Check outbound TCP {port} to {ip} ({host}) on this host's firewall.",
+       seen="connection failed"),
     _c("tcp.family_unavailable", "skip", None,
        "This host has no route for the address family (e.g. IPv6 on an "
        "IPv4-only host); the target is not counted.", ""),
@@ -176,7 +191,8 @@ _TABLE: tuple[Code, ...] = (
     _c("tls.reset", "fail", "fail",
        "TCP opened but the connection was cut after the ClientHello: SNI/DPI filtering.",
        "Allow TLS to {host} (SNI) on port {port} in the firewall's application/URL "
-       "filter: the connection to {target} is reset after the ClientHello."),
+       "filter: the connection to {target} is reset after the ClientHello.",
+       seen="reset after ClientHello"),
     _c("tls.timeout", "fail", "fail",
        "The TLS handshake did not complete within the timeout.",
        "Check DPI/IPS rules for {host}:{port}: the TLS handshake with {target} stalls."),
@@ -221,6 +237,24 @@ _TABLE: tuple[Code, ...] = (
 )
 
 CODES: Mapping[str, Code] = {c.code: c for c in _TABLE}
+
+# Sentences that complete a detail or an action (their ``{hint}``) in one
+# situation, filled by the probe or the change request that meets it.
+HINTS: Mapping[str, str] = {
+    # A proxy's CONNECT refused for a port other than 443.
+    "proxy.port_443_only": (
+        "Many proxies allow CONNECT only to port 443 by default (squid's SSL_ports "
+        "rule, most appliances' HTTPS service): allow CONNECT to port {port} as well "
+        "as the host."),
+    # A certificate that is not the vendor's, seen inside a proxy tunnel.
+    "tls.bypass_on_proxy": (
+        "This certificate came through the tunnel of proxy {proxy}: if that proxy "
+        "inspects TLS, add the bypass there."),
+}
+
+
+def hint(name: str, **values: Any) -> str:
+    return HINTS[name].format(**values)
 
 
 def get(code: str) -> Code:

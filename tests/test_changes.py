@@ -144,7 +144,7 @@ def test_proxy_denied_on_a_non_443_port_mentions_connect_443_only() -> None:
     (row,) = build_change_request(_report(ep)).proxy_allow
     assert row.destination == "api-eu.moviuscorp.com:8021"
     assert "CONNECT answered 403 at http://proxy:3128" in row.seen
-    assert "CONNECT to 443 only" in row.seen
+    assert "allow CONNECT only to port 443" in row.seen
 
 
 def test_proxy_phase_hint_is_used_when_present() -> None:
