@@ -482,6 +482,12 @@ def main(args: argparse.Namespace) -> int:
         if value is not None:
             raise cli.UsageError(f"serve: {option} does not apply; the last run is served "
                                  "at /report.json, /report.html and /metrics")
+    if args.push_gateway is not None:
+        raise cli.UsageError("serve: --push-gateway does not apply; Prometheus scrapes "
+                             "/metrics (use 'netcheck run --push-gateway' from cron)")
+    if args.no_history:
+        raise cli.UsageError("serve: history is off unless --history-dir is given; "
+                             "--no-history does not apply")
     if args.history_dir is not None:
         from netcheck.output import OutputError, check_writable_dir
 

@@ -331,6 +331,8 @@ def test_sigint_exits_0_too(lab: Lab) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--format", "json"], "serve: --format does not apply"),
     (["--output-dir", "x"], "serve: --output-dir does not apply"),
+    (["--push-gateway", "http://127.0.0.1:9"], "serve: --push-gateway does not apply"),
+    (["--no-history"], "--no-history does not apply"),
     (["--listen", "nonsense"], "'nonsense' is not HOST:PORT"),
     (["--listen", "::1:80"], "write an IPv6 address as [ADDRESS]:PORT"),
     (["--interval", "0"], "must be between 0 and 604800 seconds"),
