@@ -370,6 +370,9 @@ def demo(args: argparse.Namespace) -> int:
     if args.catalog is not None or args.resolver or args.ca_bundle is not None:
         raise cli.UsageError("demo brings its own catalogue, resolver and CA bundle; "
                              "use 'netcheck run' for yours")
+    if args.proxy is not None:
+        raise cli.UsageError("demo runs direct to its loopback lab; --proxy is for "
+                             "'netcheck run' (the proxy tests use a real squid)")
     with LabThread() as lab, system_store(lab.system_bundle):
         args.resolver = [lab.resolver]
         args.ca_bundle = lab.ca_bundle
