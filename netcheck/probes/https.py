@@ -96,35 +96,19 @@ class DeadlineStream:
 
     async def read(self, deadline: float | None = None, limit: int = READ_CHUNK) -> bytes:
         """Some bytes; raises ``TimeoutError`` at the deadline, ``PeerClosed`` on EOF."""
-        remaining = self.remaining(deadline)
-        if remaining <= 0:
-            raise TimeoutError  # as wait_for(..., 0) did: a spent budget reads nothing
-        # asyncio.timeout, not wait_for: on 3.11 wait_for wraps every read in a Task.
-        async with asyncio.timeout(remaining):
-            data = await self._conn.reader.read(limit)
+        data = await asyncio.wait_for(self._conn.reader.read(limit), self.remaining(deadline))
         if not data:
             raise PeerClosed(self.received)
         self.received += len(data)
         return data
 
     async def write(self, chunks: Iterable[bytes]) -> None:
-        writer = self._conn.writer
         for chunk in chunks:
             # An empty chunk is websockets' "half-close" sentinel; a TLS stream
             # cannot half-close, and the runner closes the connection anyway.
             if chunk:
-                writer.write(chunk)
-        transport = writer.transport
-        if transport.get_write_buffer_size() <= transport.get_write_buffer_limits()[0]:
-            # At or below the low-water mark the stream is not paused: drain()
-            # returns at once (raising if the connection is lost), so it needs
-            # neither a timer nor, as wait_for would make, a Task.
-            await writer.drain()
-            return
-        if self.remaining() <= 0:
-            raise TimeoutError
-        async with asyncio.timeout(self.remaining()):
-            await writer.drain()
+                self._conn.writer.write(chunk)
+        await asyncio.wait_for(self._conn.writer.drain(), self.remaining())
 
 
 def host_header(endpoint: Endpoint) -> str:
