@@ -55,6 +55,8 @@ from netcheck.sanitize import clean
 
 TargetsMode = Literal["both", "resolved", "expected"]
 
+DNS_CONCURRENCY = 32  # hosts resolved at once, at most
+
 log = logging.getLogger("netcheck.runner")
 
 
@@ -174,7 +176,10 @@ class Run:
         self._results: dict[int, EndpointResult] = {}
         self._dns_tasks: dict[str, asyncio.Task[tuple[object, float]]] = {}
         self._slots = asyncio.Semaphore(max(1, options.concurrency))
-        self._dns_slots = asyncio.Semaphore(max(1, options.concurrency))
+        # DNS has its own, smaller bound: A + AAAA for 2 x concurrency hosts at
+        # once is a burst of datagrams that overflows a small resolver's receive
+        # buffer, and every datagram lost costs a retry after seconds.
+        self._dns_slots = asyncio.Semaphore(max(1, min(options.concurrency, DNS_CONCURRENCY)))
         self._started_at = _utc_now()
         from netcheck import environment
 
