@@ -4,7 +4,8 @@ concurrency, phase order and skipping.
     endpoint ──dns (once per distinct host)──▶ targets = resolved + expected
         target ──▶ tcp ──▶ (proxy) ──▶ tls ──▶ websocket | https
 
-Every endpoint runs concurrently; ``concurrency`` bounds how many targets
+Endpoints run concurrently, up to twice ``concurrency`` of them at a time,
+taken in catalogue order; ``concurrency`` bounds how many targets
 hold an open connection at once (an open TLS connection costs ~300 KiB, so
 this bound is what bounds memory). Results come out in catalogue order,
 whatever order they finished in. Nothing here prints: progress goes to the
@@ -56,6 +57,7 @@ from netcheck.sanitize import clean
 TargetsMode = Literal["both", "resolved", "expected"]
 
 DNS_CONCURRENCY = 32  # hosts resolved at once, at most
+ENDPOINT_WORKERS_PER_SLOT = 2  # endpoints in progress per connection slot
 
 log = logging.getLogger("netcheck.runner")
 
@@ -198,10 +200,24 @@ class Run:
 
     async def execute(self) -> RunReport:
         self._emit(RunStarted(len(self.catalog.endpoints)))
+        # A pool of workers pulls endpoints in catalogue order, rather than a
+        # Task per endpoint created up front: 10,000 endpoints would otherwise
+        # live as 10,000 suspended coroutines at once, and memory and the
+        # garbage collector's work would grow with the catalogue instead of
+        # with --concurrency. Twice the connection bound keeps every slot busy
+        # while some endpoints wait for DNS.
+        pending = iter(enumerate(self.catalog.endpoints))
+
+        async def worker() -> None:
+            for i, ep in pending:  # one shared iterator: each endpoint is taken once
+                await self._endpoint(i, ep)
+
+        workers = min(len(self.catalog.endpoints), ENDPOINT_WORKERS_PER_SLOT
+                      * max(1, self.options.concurrency))
         try:
             async with asyncio.TaskGroup() as tg:
-                for i, ep in enumerate(self.catalog.endpoints):
-                    tg.create_task(self._endpoint(i, ep))
+                for _ in range(workers):
+                    tg.create_task(worker())
         except asyncio.CancelledError:
             self.interrupted = True
             raise
