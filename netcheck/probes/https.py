@@ -30,6 +30,7 @@ here because they are HTTP knowledge; :mod:`.websocket` imports them.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import ipaddress
 import ssl
 from collections.abc import Iterable
@@ -109,6 +110,13 @@ class DeadlineStream:
             if chunk:
                 self._conn.writer.write(chunk)
         await asyncio.wait_for(self._conn.writer.drain(), self.remaining())
+
+
+def received_now() -> str:
+    """This host's clock now, RFC 3339 UTC with milliseconds (``...T12:00:00.123Z``):
+    recorded as ``received_at`` when a response head arrives, so the clock-skew
+    check compares a server's Date with the moment it was read, not the run's."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def host_header(endpoint: Endpoint) -> str:
@@ -233,6 +241,7 @@ class _Answer:
     http_version: str
     headers: list[tuple[str, str]]
     body: bytearray
+    received_at: str  # when the head was complete, by this host's clock
 
 
 def _decode(raw: bytes | bytearray) -> str:
@@ -267,7 +276,8 @@ async def _exchange(ctx: ProbeContext, stream: DeadlineStream) -> _Answer:
         elif isinstance(event, h11.Response):
             headers = [(_decode(n), _decode(v)) for n, v in event.headers.raw_items()]
             answer = _Answer(event.status_code, _decode(event.reason),
-                             _decode(event.http_version), headers, bytearray())
+                             _decode(event.http_version), headers, bytearray(),
+                             received_now())
             await _read_body(http, stream, answer)
             return answer
         else:  # pragma: no cover - h11 yields nothing else before a Response
@@ -305,6 +315,7 @@ def _verdict(ctx: ProbeContext, answer: _Answer) -> PhaseResult:
         "server": _first(answer.headers, "server"),
         "via": _first(answer.headers, "via"),
         "date": _first(answer.headers, "date"),
+        "received_at": answer.received_at,
         "content_type": _first(answer.headers, "content-type"),
         "headers": header_subset(answer.headers),
         "body_bytes_read": len(answer.body),
@@ -368,5 +379,5 @@ PROBER = Prober(PHASE, run, "http.timeout")
 __all__ = [
     "BLOCK_SIGNATURES", "BLOCK_STATUSES", "MAX_BODY_BYTES", "MAX_HEAD_BYTES", "PROBER",
     "USER_AGENT", "BlockPage", "DeadlineStream", "HeadTooLarge", "NotHttp", "PeerClosed",
-    "block_page", "header_subset", "host_header", "looks_like_http", "run",
+    "block_page", "header_subset", "host_header", "looks_like_http", "received_now", "run",
 ]

@@ -56,6 +56,7 @@ from netcheck.probes.https import (
     block_page,
     host_header,
     looks_like_http,
+    received_now,
 )
 
 PHASE = "websocket"
@@ -89,13 +90,15 @@ class _Progress:
     data: dict[str, Any] = field(default_factory=lambda: {"upgraded": False})
 
 
-def _headers_facts(response: Response) -> dict[str, Any]:
+def _headers_facts(response: Response, received_at: str) -> dict[str, Any]:
     headers = response.headers
     return {
         "status": response.status_code,
         "reason": response.reason_phrase,
         "server": headers.get("Server"),
         "via": headers.get("Via"),
+        "date": headers.get("Date"),  # with received_at: the clock-skew check's sample
+        "received_at": received_at,
     }
 
 
@@ -204,8 +207,9 @@ async def _exchange(ctx: ProbeContext, stream: DeadlineStream, progress: _Progre
     await stream.write(protocol.data_to_send())
 
     head, rest = await _read_head(stream)
+    received_at = received_now()
     response = parse_head(head)
-    data.update(_headers_facts(response))
+    data.update(_headers_facts(response, received_at))
     expect = endpoint.expect_status or DEFAULT_EXPECT
     said = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
     if response.status_code != 101:

@@ -8,7 +8,9 @@ The block-page table is also tested as a pure function.
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -302,3 +304,17 @@ def test_header_subset_keeps_fingerprints_and_bounds_values() -> None:
     kept = https.header_subset([("Server", "a" * 1000), ("Set-Cookie", "secret"),
                                 ("X-Zscaler-Id", "1"), ("Via", "1.1 a"), ("via", "1.1 b")])
     assert kept == {"server": "a" * 256, "x-zscaler-id": "1", "via": "1.1 a, 1.1 b"}
+
+
+async def test_the_answer_records_when_it_was_received(pki: LabPki, lab: Start) -> None:
+    # Given an HTTPS origin answering with a Date header
+    server = await lab(HttpsServer)
+    # When the https phase runs
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(milliseconds=1)  # received_at is truncated
+    ran = await probe(pki, server)
+    after = dt.datetime.now(dt.UTC)
+    # Then this host's receive time sits next to the Date, RFC 3339 UTC with ms and Z
+    received_at = ran.result.data["received_at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", received_at)
+    assert before <= dt.datetime.fromisoformat(received_at[:-1] + "+00:00") <= after
+    assert ran.result.data["date"] is not None

@@ -8,6 +8,9 @@ that the probe never opened a connection of its own (``accepted == 1``).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import email.utils
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -327,3 +330,39 @@ async def test_probe_without_connection_is_a_bug() -> None:
     # When the websocket phase runs / Then it raises: that is a bug, not an outcome
     with pytest.raises(TypeError):
         await websocket.run(ctx, None)
+
+
+RFC3339_MS_Z = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+
+
+def _received(data: dict[str, Any]) -> dt.datetime:
+    assert re.fullmatch(RFC3339_MS_Z, data["received_at"]), data["received_at"]
+    return dt.datetime.fromisoformat(data["received_at"][:-1] + "+00:00")
+
+
+async def test_the_101_records_its_date_and_when_it_was_received(
+        pki: LabPki, lab: Start) -> None:
+    # Given a real websocket server (websockets' own 101 carries a Date header)
+    server = await lab(WsEchoServer)
+    # When the websocket phase runs
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(milliseconds=1)  # received_at is truncated
+    ran = await probe(pki, server)
+    after = dt.datetime.now(dt.UTC)
+    # Then the answer's Date and this host's receive time (RFC 3339 UTC, ms, Z) are kept,
+    # the pair the clock-skew check compares
+    data = ran.result.data
+    assert ran.result.code == "ws.ok"
+    assert email.utils.parsedate_to_datetime(data["date"]).tzinfo is not None
+    assert before <= _received(data) <= after
+
+
+async def test_a_101_without_date_still_records_when_it_was_received(
+        pki: LabPki, lab: Start) -> None:
+    # Given a server whose 101 has no Date header (then a close frame)
+    server = await lab(WsCloseFrameServer)
+    # When the websocket phase runs
+    ran = await probe(pki, server)
+    # Then date is None, and the receive time is still recorded
+    assert ran.result.code == "ws.closed"
+    assert ran.result.data["date"] is None
+    _received(ran.result.data)
