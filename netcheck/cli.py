@@ -296,7 +296,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         d = describe(ep)
         table.add_row(d["name"], d["host"], d["port"], d["probe"], d["expected_ips"],
                       d["tags"], d["required"])
-    Console(markup=False, highlight=False).print(table)
+    console = Console(markup=False, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 160  # a pipe has no width: don't cut names and IPs at 80
+    console.print(table)
     return EXIT_OK
 
 
@@ -412,9 +415,25 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
     proxy, no_proxy = _proxy_settings(args)
     if args.ca_bundle is not None:
         _check_ca_bundle(args.ca_bundle)
+    if getattr(args, "push_gateway", None):
+        _check_push_gateway(args.push_gateway)
     return RunOptions(probe=_probe_options(args, proxy), targets=args.targets,
                       concurrency=args.concurrency, no_proxy=no_proxy,
                       deadline=args.deadline)
+
+
+def _check_push_gateway(url: str) -> None:
+    """A Pushgateway URL must be http(s)://host[:port]: found before probing,
+    not after the run as a failed push."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a bad port
+    except ValueError as exc:
+        raise UsageError(f"--push-gateway {url!r}: not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--push-gateway {url!r}: expected http(s)://HOST[:PORT]")
 
 
 def _console(to_stderr: bool) -> Console:
@@ -643,7 +662,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         logging.basicConfig(
             level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
-            format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+            # -v is for following a run, with times; otherwise a warning is
+            # one line in the CLI's own "netcheck: ..." voice.
+            format=("%(asctime)s %(name)s %(levelname)s %(message)s"
+                    if getattr(args, "verbose", False) else "netcheck: warning: %(message)s"),
+            stream=sys.stderr)
     try:
         if args.command in EXTERNAL_COMMANDS:
             import importlib

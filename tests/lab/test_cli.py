@@ -178,3 +178,16 @@ def test_demo_runs_the_live_pipeline() -> None:
     assert dropped["targets"][0]["phases"][0]["duration_ms"] >= 1000
     ports = {e["port"] for e in doc["endpoints"]}
     assert len(ports) > 20  # fresh servers on fresh ports
+
+
+def test_bad_push_gateway_is_refused_before_probing() -> None:
+    result = netcheck("run", "--catalog", LAB_EXAMPLE, "--push-gateway", "ftp://x")
+    assert result.returncode == 2
+    assert "--push-gateway 'ftp://x': expected http(s)://HOST[:PORT]" in result.stderr
+
+
+def test_list_keeps_names_whole_in_a_pipe() -> None:
+    result = netcheck("list", "--tag", "region-uk")
+    assert result.returncode == 0
+    assert "webclient-uk3.moviuscorp.net" in result.stdout
+    assert "169.50.222.162" in result.stdout
