@@ -239,7 +239,10 @@ class Run:
             catalog=CatalogInfo(self.catalog.source, self.catalog.sha256,
                                 len(self.catalog.endpoints)),
             options={
-                "timeout": o.probe.timeout,
+                # The --timeout given, else the longest per-phase timeout of
+                # the catalogue: the number DESIGN's report shows, never null.
+                "timeout": (o.probe.timeout if o.probe.timeout is not None else
+                            max((e.timeout for e in self.catalog.endpoints), default=5.0)),
                 "targets": o.targets,
                 "concurrency": o.concurrency,
                 "deadline": o.deadline,
