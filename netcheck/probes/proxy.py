@@ -43,7 +43,7 @@ from typing import Any
 
 import h11
 
-from netcheck import __version__
+from netcheck import __version__, codes
 from netcheck.model import PhaseResult
 from netcheck.probes.base import Connection, ProbeContext, Prober, ProxyConfig, outcome
 from netcheck.proxyconf import basic_token, redact
@@ -130,9 +130,7 @@ def port_hint(port: int) -> str:
     """Why a refused CONNECT to a port other than 443 may be a port policy."""
     if port == TLS_PORT:
         return ""
-    return (f"Many proxies allow CONNECT only to port {TLS_PORT} by default "
-            f"(squid's SSL_ports rule, most appliances' HTTPS service): "
-            f"allow CONNECT to port {port} as well as the host.")
+    return codes.hint("proxy.port_443_only", port=port)
 
 
 def classify(reply: ProxyReply, proxy: ProxyConfig, host: str, port: int) -> PhaseResult:

@@ -64,7 +64,7 @@ from typing import TYPE_CHECKING, Any
 
 import certifi
 
-from netcheck import inspection
+from netcheck import codes, inspection
 from netcheck.catalog import TlsPolicy
 from netcheck.model import PhaseResult
 from netcheck.probes.base import Connection, ProbeContext, Prober, outcome
@@ -828,8 +828,7 @@ def _where_to_bypass(ctx: ProbeContext, code: str) -> str:
     proxy = ctx.options.proxy
     if code != "tls.intercepted" or ctx.ip is not None or proxy is None:
         return ""
-    return (f"This certificate came through the tunnel of proxy {proxy.display}: "
-            "if that proxy inspects TLS, add the bypass there.")
+    return codes.hint("tls.bypass_on_proxy", proxy=proxy.display)
 
 
 async def run(ctx: ProbeContext, conn: Connection | None
