@@ -177,6 +177,7 @@ class Run:
         self._on_event = on_event
         self._results: dict[int, EndpointResult] = {}
         self._dns_tasks: dict[str, asyncio.Task[tuple[object, float]]] = {}
+        self._dns_results: dict[tuple[str, tuple[str, ...]], DnsResult] = {}
         self._slots = asyncio.Semaphore(max(1, options.concurrency))
         # DNS has its own, smaller bound: A + AAAA for 2 x concurrency hosts at
         # once is a burst of datagrams that overflows a small resolver's receive
@@ -282,8 +283,15 @@ class Run:
             task = asyncio.ensure_future(self._query(ep.host, self._timeout(ep)))
             self._dns_tasks[key] = task
         answer, ms = await asyncio.shield(task)
-        result: DnsResult = dns.compare(answer, ep.expected_ips)  # type: ignore[arg-type]
-        return replace(result, duration_ms=ms)
+        # The same answer against the same published list is the same result:
+        # compare once and share it (results are frozen), rather than keep one
+        # copy of the per-resolver facts per endpoint of a fleet catalogue.
+        compared = self._dns_results.get((key, ep.expected_ips))
+        if compared is None:
+            result: DnsResult = dns.compare(answer, ep.expected_ips)  # type: ignore[arg-type]
+            compared = replace(result, duration_ms=ms)
+            self._dns_results[(key, ep.expected_ips)] = compared
+        return compared
 
     async def _query(self, host: str, timeout: float) -> tuple[object, float]:
         from netcheck.probes import dns
