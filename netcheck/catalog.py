@@ -21,10 +21,10 @@ library at import time; ``yaml``, ``ipaddress``, ``re``, ``hashlib`` and
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from netcheck.files import NotARegularFile, read_regular
 
@@ -546,55 +546,69 @@ def _normalise_ip(text: str) -> str | None:
         return None
 
 
-def _ips(value: Any, place: str, problems: list[str]) -> tuple[str, ...] | _Bad:
+_T = TypeVar("_T", bound=Hashable)
+
+
+def _unique(value: Any, place: str, problems: list[str],
+            check: Callable[[Any, str, list[str]], _T | _Bad], noun: str,
+            shown: Callable[[_T], str]) -> tuple[_T, ...] | _Bad:
+    """A list whose items each pass ``check`` (which returns the normalised item
+    or reports why not) and appear once: every problem reported, with its place."""
     items = _list(value, place, problems)
     if isinstance(items, _Bad):
         return items
-    out: list[str] = []
-    first_at: dict[str, int] = {}
+    first_at: dict[_T, int] = {}
     bad = False
-    for i, item in enumerate(items):
+    for i, raw in enumerate(items):
         at = f"{place}[{i}]"
-        if not isinstance(item, str):
-            bad = _type(item, "an IP address as a string", at, problems) is _BAD
-            continue
-        ip = _normalise_ip(item)
-        if ip is None:
-            problems.append(f"{at}: {_show(item)} is not an IP address")
-            bad = True
-            continue
-        if ip in first_at:
-            problems.append(f"{at}: duplicate address {ip} "
-                            f"(first at {_last(place)}[{first_at[ip]}])")
-            bad = True
-            continue
-        first_at[ip] = i
-        out.append(ip)
-    return _BAD if bad else tuple(out)
-
-
-def _tags(value: Any, place: str, problems: list[str]) -> tuple[str, ...] | _Bad:
-    import re
-
-    items = _list(value, place, problems)
-    if isinstance(items, _Bad):
-        return items
-    first_at: dict[str, int] = {}
-    bad = False
-    for i, item in enumerate(items):
-        at = f"{place}[{i}]"
-        if not isinstance(item, str):
-            bad = _type(item, "a string", at, problems) is _BAD
-        elif not re.fullmatch(_NAME_RE, item):
-            problems.append(f"{at}: {_show(item)} is not a valid tag ({_NAME_RULE})")
+        item = check(raw, at, problems)
+        if isinstance(item, _Bad):
             bad = True
         elif item in first_at:
-            problems.append(f"{at}: duplicate tag {_show(item)} "
+            problems.append(f"{at}: duplicate {noun} {shown(item)} "
                             f"(first at {_last(place)}[{first_at[item]}])")
             bad = True
         else:
             first_at[item] = i
     return _BAD if bad else tuple(first_at)
+
+
+def _ip_item(item: Any, at: str, problems: list[str]) -> str | _Bad:
+    if not isinstance(item, str):
+        return _type(item, "an IP address as a string", at, problems)
+    ip = _normalise_ip(item)
+    if ip is None:
+        problems.append(f"{at}: {_show(item)} is not an IP address")
+        return _BAD
+    return ip
+
+
+def _tag_item(item: Any, at: str, problems: list[str]) -> str | _Bad:
+    import re
+
+    if not isinstance(item, str):
+        return _type(item, "a string", at, problems)
+    if not re.fullmatch(_NAME_RE, item):
+        problems.append(f"{at}: {_show(item)} is not a valid tag ({_NAME_RULE})")
+        return _BAD
+    return item
+
+
+def _status_item(item: Any, at: str, problems: list[str]) -> int | _Bad:
+    if type(item) is not int:
+        return _type(item, "an integer", at, problems)
+    if not 100 <= item <= 599:
+        problems.append(f"{at}: {_show(item)} is not an HTTP status (100-599)")
+        return _BAD
+    return item
+
+
+def _ips(value: Any, place: str, problems: list[str]) -> tuple[str, ...] | _Bad:
+    return _unique(value, place, problems, _ip_item, "address", str)
+
+
+def _tags(value: Any, place: str, problems: list[str]) -> tuple[str, ...] | _Bad:
+    return _unique(value, place, problems, _tag_item, "tag", _show)
 
 
 def _purpose(value: Any, place: str, problems: list[str]) -> str | _Bad:
@@ -620,29 +634,11 @@ def _timeout(value: Any, place: str, problems: list[str]) -> float | _Bad:
 
 
 def _statuses(value: Any, place: str, problems: list[str]) -> tuple[int, ...] | _Bad:
-    items = _list(value, place, problems)
-    if isinstance(items, _Bad):
-        return items
-    if not items:
+    if isinstance(value, list) and not value:
         problems.append(f"{place}: the list is empty (leave expect_status out "
                         "for the probe's default)")
         return _BAD
-    first_at: dict[int, int] = {}
-    bad = False
-    for i, item in enumerate(items):
-        at = f"{place}[{i}]"
-        if type(item) is not int:
-            bad = _type(item, "an integer", at, problems) is _BAD
-        elif not 100 <= item <= 599:
-            problems.append(f"{at}: {_show(item)} is not an HTTP status (100-599)")
-            bad = True
-        elif item in first_at:
-            problems.append(f"{at}: duplicate status {item} "
-                            f"(first at {_last(place)}[{first_at[item]}])")
-            bad = True
-        else:
-            first_at[item] = i
-    return _BAD if bad else tuple(first_at)
+    return _unique(value, place, problems, _status_item, "status", str)
 
 
 def _tls(value: Any, place: str, problems: list[str]) -> TlsPolicy | _Bad:
