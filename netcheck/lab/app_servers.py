@@ -341,6 +341,23 @@ DEFAULT_ROUTES: Mapping[str, Route] = {
 }
 
 
+async def read_request(reader: asyncio.StreamReader
+                       ) -> tuple[h11.Connection, h11.Request | None]:
+    """One HTTP/1.1 request read with h11 (the lab's HTTPS servers share it):
+    the server-side connection to answer on, and the request (None if the
+    client left first)."""
+    http = h11.Connection(h11.SERVER)
+    request: h11.Request | None = None
+    while True:
+        event = http.next_event()
+        if event is h11.NEED_DATA:
+            http.receive_data(await reader.read(65536))
+        elif isinstance(event, h11.Request):
+            request = event
+        elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+            return http, request
+
+
 @dataclass(frozen=True, slots=True)
 class SeenRequest:
     method: str
@@ -364,16 +381,7 @@ class HttpsServer(StreamTlsServer):
         self.requests: list[SeenRequest] = []
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        http = h11.Connection(h11.SERVER)
-        request: h11.Request | None = None
-        while True:
-            event = http.next_event()
-            if event is h11.NEED_DATA:
-                http.receive_data(await reader.read(65536))
-            elif isinstance(event, h11.Request):
-                request = event
-            elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
-                break
+        http, request = await read_request(reader)
         if request is None:
             return
         target = request.target.decode("ascii", "replace")

@@ -29,7 +29,7 @@ from types import TracebackType
 
 import h11
 
-from netcheck.lab.app_servers import StreamTlsServer
+from netcheck.lab.app_servers import StreamTlsServer, read_request
 
 DISCOVERY_SUFFIX = "/v2.0/.well-known/openid-configuration"
 REAL_AUTHORITY = "https://login.microsoftonline.com"  # only ever written into documents
@@ -97,16 +97,7 @@ class IdentityServer(StreamTlsServer):
         return 200, discovery_document(guid)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        http = h11.Connection(h11.SERVER)
-        request: h11.Request | None = None
-        while True:
-            event = http.next_event()
-            if event is h11.NEED_DATA:
-                http.receive_data(await reader.read(65536))
-            elif isinstance(event, h11.Request):
-                request = event
-            elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
-                break
+        http, request = await read_request(reader)
         if request is None:
             return
         target = request.target.decode("ascii", "replace")
